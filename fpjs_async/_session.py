@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import AsyncGenerator
 from datetime import datetime
 from enum import Enum
 from types import TracebackType
@@ -12,9 +13,10 @@ import anyio
 import attrs
 import httpx
 
+from fpjs_async import _pagination
 from fpjs_async._http import AuthMode, Requester, RequestStats
-from fpjs_async._models import VisitorHistory
-from fpjs_async._query import VisitsQuery
+from fpjs_async._models import Visit, VisitorHistory
+from fpjs_async._query import VisitsQuery, to_epoch_ms
 from fpjs_async._retry import RetryPolicy
 
 __all__ = ["Region", "Session", "SessionStats"]
@@ -281,3 +283,94 @@ class Session:
         """One validated query, for the pagination and bulk layers."""
         self._check_open()
         return await self._requester.get_visits(query)
+
+    def iter_pages(
+        self,
+        visitor_id: str,
+        *,
+        request_id: str | None = None,
+        linked_id: str | None = None,
+        limit: int | None = None,
+        before: int | datetime | None = None,
+        pagination_key: str | None = None,
+        max_pages: int | None = None,
+    ) -> AsyncGenerator[VisitorHistory, None]:
+        """Walk a visitor's history page by page, newest first, until the cursor disappears.
+
+        Every request carries the filters given here plus the previous page's cursor
+        (`paginationKey` when the server sends one, else `before=lastTimestamp`). Pages may
+        be empty when a filter matched nothing in the scanned window; iteration goes on.
+        Arguments are validated at once, before anything is sent.
+
+        Close the generator when leaving early, so that no request is left pending::
+
+            async with contextlib.aclosing(session.iter_pages(visitor_id)) as pages:
+                async for page in pages:
+                    ...
+
+        Args:
+            visitor_id, request_id, linked_id, limit, before, pagination_key: As for
+                `get_visits`, for the first request.
+            max_pages: Fetch at most this many pages.
+
+        Raises:
+            PaginationError: The server sent a cursor that does not move.
+            FingerprintError: As `get_visits`.
+        """
+        query = VisitsQuery.build(
+            visitor_id,
+            request_id=request_id,
+            linked_id=linked_id,
+            limit=limit,
+            before=before,
+            pagination_key=pagination_key,
+        )
+        _pagination.check_count("max_pages", max_pages)
+        self._check_open()
+        return _pagination.iter_pages(self._fetch, query, max_pages=max_pages)
+
+    def iter_visits(
+        self,
+        visitor_id: str,
+        *,
+        request_id: str | None = None,
+        linked_id: str | None = None,
+        limit: int | None = None,
+        before: int | datetime | None = None,
+        pagination_key: str | None = None,
+        max_pages: int | None = None,
+        max_visits: int | None = None,
+        since: int | datetime | None = None,
+    ) -> AsyncGenerator[Visit, None]:
+        """Walk a visitor's visits one by one, newest first, across every page.
+
+        Stops without sending a request whose results would be thrown away: after
+        `max_visits` visits, or at the first visit older than `since`. Close the generator
+        when leaving early (`contextlib.aclosing`, as for `iter_pages`).
+
+        Args:
+            visitor_id, request_id, linked_id, limit, before, pagination_key, max_pages: As
+                for `iter_pages`.
+            max_visits: Yield at most this many visits.
+            since: Yield only visits at or after this moment (ms since the epoch, or an
+                aware datetime).
+
+        Raises:
+            PaginationError: The server sent a cursor that does not move.
+            FingerprintError: As `get_visits`.
+        """
+        query = VisitsQuery.build(
+            visitor_id,
+            request_id=request_id,
+            linked_id=linked_id,
+            limit=limit,
+            before=before,
+            pagination_key=pagination_key,
+        )
+        _pagination.check_count("max_pages", max_pages)
+        _pagination.check_count("max_visits", max_visits)
+        since_ms = None if since is None else to_epoch_ms("since", since)
+        self._check_open()
+        return _pagination.iter_visits(
+            self._fetch, query, max_pages=max_pages, max_visits=max_visits, since_ms=since_ms
+        )
