@@ -1,0 +1,230 @@
+"""iter_pages / iter_visits: cursors walked to the end, lazily, never forever."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime, timezone
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+import fpjs_async
+from fpjs_async import PaginationError, RetryPolicy, Session
+
+pytestmark = pytest.mark.anyio
+
+BASE = "https://api.fpjs.io"
+NEWEST_MS = 1_700_000_000_000
+
+
+def visit(timestamp: int, request_id: str | None = None, **fields: Any) -> dict[str, Any]:
+    """A minimal API-shaped visit."""
+    return {"requestId": request_id or f"{timestamp}.req", "timestamp": timestamp, **fields}
+
+
+def page(visits: list[dict[str, Any]], **cursor: Any) -> httpx.Response:
+    return httpx.Response(200, json={"visitorId": "v", "visits": visits, **cursor})
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[Session]:
+    async with Session("key", retry=RetryPolicy(max_retries=0)) as fp:
+        yield fp
+
+
+@pytest.fixture
+def api() -> respx.MockRouter:
+    with respx.mock(base_url=BASE, assert_all_called=False) as router:
+        yield router
+
+
+def responder(
+    responses: list[httpx.Response],
+) -> Callable[[httpx.Request], httpx.Response]:
+    """Answer each request with the next response, failing loudly past the last."""
+    queue = list(responses)
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        assert queue, f"unexpected extra request {request.url}"
+        return queue.pop(0)
+
+    return answer
+
+
+async def test_follows_last_timestamp_with_every_filter(
+    session: Session, api: respx.MockRouter
+) -> None:
+    route = api.get("/visitors/v").mock(
+        side_effect=responder(
+            [
+                page([visit(30), visit(20)], lastTimestamp=20),
+                page([], lastTimestamp=10),
+                page([visit(5)]),
+            ]
+        )
+    )
+    pages = [p async for p in session.iter_pages("v", limit=2, linked_id="L")]
+    assert [len(p.visits) for p in pages] == [2, 0, 1]
+    params = [dict(call.request.url.params) for call in route.calls]
+    assert params == [
+        {"limit": "2", "linked_id": "L"},
+        {"limit": "2", "linked_id": "L", "before": "20"},
+        {"limit": "2", "linked_id": "L", "before": "10"},
+    ]
+
+
+async def test_prefers_pagination_key(session: Session, api: respx.MockRouter) -> None:
+    route = api.get("/visitors/v").mock(
+        side_effect=responder(
+            [
+                page([visit(30)], lastTimestamp=30, paginationKey="30.req"),
+                page([visit(20)]),
+            ]
+        )
+    )
+    visits = [v async for v in session.iter_visits("v", limit=1)]
+    assert [v.timestamp for v in visits] == [30, 20]
+    assert dict(route.calls[1].request.url.params) == {"limit": "1", "paginationKey": "30.req"}
+
+
+@pytest.mark.parametrize(
+    "cursors",
+    [
+        pytest.param([{"lastTimestamp": 20}, {"lastTimestamp": 20}], id="same-timestamp"),
+        pytest.param([{"lastTimestamp": 20}, {"lastTimestamp": 25}], id="newer-timestamp"),
+        pytest.param([{"paginationKey": "k"}, {"paginationKey": "k"}], id="same-key"),
+    ],
+)
+async def test_stuck_cursor_raises(
+    session: Session, api: respx.MockRouter, cursors: list[dict[str, Any]]
+) -> None:
+    responses = [page([visit(30)], **c) for c in cursors] + [page([visit(1)], **cursors[-1])] * 5
+    route = api.get("/visitors/v").mock(side_effect=responses)
+    with pytest.raises(PaginationError):
+        async for _ in session.iter_pages("v"):
+            pass
+    assert route.call_count <= 3
+
+
+async def test_stuck_cursor_on_first_page_against_given_before(
+    session: Session, api: respx.MockRouter
+) -> None:
+    route = api.get("/visitors/v").mock(return_value=page([], lastTimestamp=500))
+    with pytest.raises(PaginationError, match="not older"):
+        async for _ in session.iter_pages("v", before=500):
+            pass
+    assert route.call_count == 1
+
+
+async def test_request_id_sends_one_request(session: Session, api: respx.MockRouter) -> None:
+    route = api.get("/visitors/v").mock(return_value=page([], lastTimestamp=10))
+    assert [v async for v in session.iter_visits("v", request_id="r")] == []
+    assert route.call_count == 1
+
+
+async def test_max_pages_sends_no_extra_request(session: Session, api: respx.MockRouter) -> None:
+    route = api.get("/visitors/v").mock(
+        side_effect=[page([visit(30)], lastTimestamp=30), page([visit(20)], lastTimestamp=20)]
+    )
+    pages = [p async for p in session.iter_pages("v", max_pages=2)]
+    assert len(pages) == 2
+    assert route.call_count == 2
+
+
+async def test_since_stops_inside_a_page(session: Session, api: respx.MockRouter) -> None:
+    route = api.get("/visitors/v").mock(
+        side_effect=responder(
+            [
+                page([visit(300), visit(250)], lastTimestamp=250),
+                page([visit(200), visit(150), visit(100)], lastTimestamp=100),
+            ]
+        )
+    )
+    visits = [v async for v in session.iter_visits("v", since=150)]
+    assert [v.timestamp for v in visits] == [300, 250, 200, 150]
+    assert route.call_count == 2
+
+
+async def test_since_skips_a_page_whose_cursor_is_older(
+    session: Session, api: respx.MockRouter
+) -> None:
+    # The filter matched nothing, but the cursor shows every later event is older than since.
+    route = api.get("/visitors/v").mock(
+        side_effect=responder([page([visit(300)], lastTimestamp=120)])
+    )
+    visits = [v async for v in session.iter_visits("v", linked_id="x", since=200)]
+    assert [v.timestamp for v in visits] == [300]
+    assert route.call_count == 1
+
+
+async def test_since_accepts_aware_datetime(session: Session, api: respx.MockRouter) -> None:
+    since = datetime.fromtimestamp(200, tz=timezone.utc)
+    api.get("/visitors/v").mock(
+        side_effect=responder([page([visit(300_000), visit(200_000), visit(100_000)])])
+    )
+    visits = [v async for v in session.iter_visits("v", since=since)]
+    assert [v.timestamp for v in visits] == [300_000, 200_000]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"max_visits": 0}, ValueError),
+        ({"max_visits": True}, TypeError),
+        ({"max_pages": -1}, ValueError),
+        ({"max_pages": 1.5}, TypeError),
+        ({"since": datetime(2024, 1, 1)}, ValueError),
+        ({"since": "yesterday"}, TypeError),
+        ({"limit": 501}, ValueError),
+        ({"before": 5, "pagination_key": "k"}, ValueError),
+    ],
+)
+async def test_bad_arguments_refused_before_iteration(
+    session: Session, api: respx.MockRouter, kwargs: dict[str, Any], error: type[Exception]
+) -> None:
+    route = api.get("/visitors/v").mock(return_value=page([]))
+    with pytest.raises(error):
+        session.iter_visits("v", **kwargs)
+    assert not route.called
+
+
+async def test_closed_session_refuses_iteration(api: respx.MockRouter) -> None:
+    fp = Session("key")
+    await fp.aclose()
+    with pytest.raises(RuntimeError, match="closed"):
+        fp.iter_pages("v")
+
+
+async def test_next_page_params_resumes_where_a_page_ended(
+    session: Session, api: respx.MockRouter
+) -> None:
+    route = api.get("/visitors/v").mock(
+        side_effect=responder([page([visit(30)], lastTimestamp=30), page([visit(20)])])
+    )
+    first = await session.get_visits("v", limit=1)
+    cursor = first.next_page_params()
+    assert cursor == {"before": 30}
+    second = await session.get_visits("v", limit=1, **cursor)
+    assert second.next_page_params() is None
+    assert dict(route.calls[1].request.url.params) == {"limit": "1", "before": "30"}
+
+
+def test_next_page_params_prefers_the_key() -> None:
+    history = fpjs_async.VisitorHistory("v", (), last_timestamp=5, pagination_key="k")
+    assert history.next_page_params() == {"pagination_key": "k"}
+    assert history.has_more
+
+
+async def test_aclosing_break_sends_no_further_request(
+    session: Session, api: respx.MockRouter
+) -> None:
+    route = api.get("/visitors/v").mock(
+        side_effect=[page([visit(30), visit(25)], lastTimestamp=25)] * 3
+    )
+    async with contextlib.aclosing(session.iter_visits("v")) as visits:
+        async for _ in visits:
+            break
+    assert route.call_count == 1
