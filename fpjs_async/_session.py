@@ -264,7 +264,8 @@ class Session:
             pagination_key: The `pagination_key` of the previous page (not with `before`).
 
         Raises:
-            TypeError, ValueError: A parameter is invalid; nothing was sent.
+            TypeError: A parameter has the wrong type; nothing was sent.
+            ValueError: A parameter is out of range; nothing was sent.
             APIError: The API answered with an error status (after retries).
             TransportError: No HTTP answer (after retries).
             ResponseDecodeError: The body is not the documented JSON.
@@ -309,8 +310,12 @@ class Session:
                     ...
 
         Args:
-            visitor_id, request_id, linked_id, limit, before, pagination_key: As for
-                `get_visits`, for the first request.
+            visitor_id: The visitor ID.
+            request_id: Keep only the visit with this request ID (one request at most).
+            linked_id: Keep only visits with this linked ID.
+            limit: How many events the server scans per page, 1 to 500.
+            before: Start with events strictly older than this (ms or aware datetime).
+            pagination_key: Start after this pagination key (not with `before`).
             max_pages: Fetch at most this many pages.
 
         Raises:
@@ -349,8 +354,13 @@ class Session:
         when leaving early (`contextlib.aclosing`, as for `iter_pages`).
 
         Args:
-            visitor_id, request_id, linked_id, limit, before, pagination_key, max_pages: As
-                for `iter_pages`.
+            visitor_id: The visitor ID.
+            request_id: Keep only the visit with this request ID (one request at most).
+            linked_id: Keep only visits with this linked ID.
+            limit: How many events the server scans per page, 1 to 500.
+            before: Start with events strictly older than this (ms or aware datetime).
+            pagination_key: Start after this pagination key (not with `before`).
+            max_pages: Fetch at most this many pages.
             max_visits: Yield at most this many visits.
             since: Yield only visits at or after this moment (ms since the epoch, or an
                 aware datetime).
