@@ -1,5 +1,6 @@
 """fpjs_async: an asyncio client for the FingerprintJS Pro Server API visitor history."""
 
+from fpjs_async._bulk import BulkFetch, BulkProgress, BulkResult
 from fpjs_async._errors import (
     APIError,
     AuthenticationError,
@@ -33,6 +34,9 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "BrowserDetails",
+    "BulkFetch",
+    "BulkProgress",
+    "BulkResult",
     "City",
     "Confidence",
     "Continent",

@@ -21,6 +21,8 @@ __all__ = [
 
 #: How much of an unexpected body an error message quotes.
 EXCERPT_CHARS = 200
+#: The longest text an error keeps from a response (a server may send megabytes of it).
+MESSAGE_CHARS = 1000
 
 
 class FingerprintError(Exception):
@@ -114,6 +116,7 @@ class ResponseDecodeError(FingerprintError):
     """
 
     def __init__(self, status: int, excerpt: str, reason: str) -> None:
+        reason = clip(reason)
         self.status = status
         self.excerpt = excerpt
         self.reason = reason
@@ -136,6 +139,11 @@ def _rebuild(cls: type[APIError], state: dict[str, object]) -> APIError:
     return error
 
 
+def clip(text: str) -> str:
+    """`text` cut to `MESSAGE_CHARS` characters (and marked so) when it is longer."""
+    return text if len(text) <= MESSAGE_CHARS else text[:MESSAGE_CHARS] + "..."
+
+
 def excerpt(content: bytes) -> str:
     """The start of a body as text, for error messages."""
     return content[:EXCERPT_CHARS].decode("utf-8", "replace")
@@ -145,7 +153,7 @@ def _parse_error_body(content: bytes) -> tuple[str | None, str | None]:
     """`(code, message)` from either documented error body; `(None, None)` for anything else."""
     try:
         body = json.loads(content)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None, None
     error = body.get("error") if isinstance(body, dict) else None
     if isinstance(error, str):
@@ -177,7 +185,10 @@ def api_error_from_response(
 ) -> APIError:
     """The `APIError` subclass for an error response, from whichever body form it carries."""
     code, message = _parse_error_body(content)
-    if message is None:
+    code = None if code is None else clip(code)
+    if message is not None:
+        message = clip(message)
+    else:
         text = excerpt(content).strip()
         message = f"unexpected response body: {text!r}" if text else "empty response body"
     if status == 429:

@@ -13,9 +13,19 @@ import httpx
 
 from fpjs_async import _retry
 from fpjs_async._converter import decode_history
-from fpjs_async._errors import APIError, TransportError, api_error_from_response
+from fpjs_async._errors import (
+    APIError,
+    FingerprintError,
+    ResponseDecodeError,
+    TransportError,
+    api_error_from_response,
+    excerpt,
+)
+from fpjs_async._limits import RateLimit
 from fpjs_async._models import VisitorHistory
+from fpjs_async._pools import Sender
 from fpjs_async._query import VisitsQuery
+from fpjs_async._redact import redact_body, redact_error
 from fpjs_async._retry import RetryPolicy, parse_retry_after
 
 __all__ = ["AuthMode", "Cooldown", "RequestStats", "Requester"]
@@ -50,11 +60,14 @@ class Cooldown:
 
     def extend(self, seconds: float) -> None:
         """Hold new requests back for at least `seconds` from now."""
-        self.until = max(self.until, time.monotonic() + seconds)
+        self.until = max(self.until, _retry.clock() + seconds)
 
     async def wait(self) -> None:
         """Sleep until the cooldown is over (at once when there is none)."""
-        while (remaining := self.until - time.monotonic()) > 0:
+        # One sleep per deadline: sleep again only when another 429 moved it meanwhile.
+        slept_until = 0.0
+        while self.until > slept_until and (remaining := self.until - _retry.clock()) > 0:
+            slept_until = self.until
             await _retry.sleep(remaining)
 
 
@@ -62,6 +75,12 @@ def _describe(exc: httpx.TransportError) -> str:
     # httpx messages carry no URL; the class name says what kind of failure it was.
     detail = str(exc).strip()
     return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+
+
+def _attempt_deadline(timeout: httpx.Timeout) -> float | None:
+    """The longest one attempt may take: the longest of the client's timeouts (`None`: none)."""
+    phases = (timeout.connect, timeout.read, timeout.write, timeout.pool)
+    return max((t for t in phases if t is not None), default=None)
 
 
 def _loggable_query(params: dict[str, str]) -> str:
@@ -73,17 +92,26 @@ def _loggable_query(params: dict[str, str]) -> str:
 class Requester:
     """Sends requests for one session: auth, session-wide limits, retries, error mapping."""
 
-    client: httpx.AsyncClient
+    sender: Sender
     base_url: str
     api_key: str = attrs.field(repr=False)
     auth: AuthMode
     retry: RetryPolicy
     limiter: anyio.CapacityLimiter
+    rate_limit: RateLimit | None = None
     cooldown: Cooldown = attrs.Factory(Cooldown)
     stats: RequestStats = attrs.Factory(RequestStats)
 
     async def get_visits(self, query: VisitsQuery) -> VisitorHistory:
         """Send `query`, retrying per the policy; the decoded page or a `FingerprintError`."""
+        try:
+            return await self._attempts(query)
+        except FingerprintError as error:
+            # Messages quote what the server sent, and a server may quote the key it got.
+            redact_error(error, self.api_key)
+            raise
+
+    async def _attempts(self, query: VisitsQuery) -> VisitorHistory:
         path = query.path
         params = query.params()
         where = f"GET {path}"
@@ -91,6 +119,10 @@ class Requester:
         while True:
             try:
                 response = await self._send(path, params)
+            except httpx.InvalidURL as exc:
+                # Raised while the request is built, before anything is sent (e.g. a visitor
+                # ID longer than any URL may be): an argument error like any other.
+                raise ValueError(f"the visitor ID and parameters make no URL: {exc}") from None
             except httpx.TransportError as exc:
                 error = TransportError(f"{_describe(exc)} ({where})")
                 if (
@@ -103,7 +135,7 @@ class Requester:
             else:
                 status = response.status_code
                 if 200 <= status < 300:
-                    return decode_history(response.content, status=status)
+                    return self._decode(response.content, status)
                 api_error, retry_wait = self._failure(response, where, attempt)
                 if retry_wait is None or attempt >= self.retry.max_retries:
                     raise api_error
@@ -121,6 +153,18 @@ class Requester:
             )
             await _retry.sleep(wait)
 
+    def _decode(self, content: bytes, status: int) -> VisitorHistory:
+        """The page in a 2xx body; a `ResponseDecodeError` quoting the body without the key."""
+        try:
+            return decode_history(content, status=status)
+        except ResponseDecodeError as error:
+            failure = error
+        redacted = redact_body(content, self.api_key)
+        if redacted is content:
+            raise failure
+        # Built afresh rather than edited: the excerpt's cut may fall inside the key.
+        raise ResponseDecodeError(status, excerpt(redacted), failure.reason) from failure.__cause__
+
     def _failure(
         self, response: httpx.Response, where: str, attempt: int
     ) -> tuple[APIError, float | None]:
@@ -134,7 +178,11 @@ class Requester:
             self.stats.rate_limited += 1
             retry_after = parse_retry_after(response.headers.get("retry-after"))
         error = api_error_from_response(
-            status, response.content, method=method, path=path, retry_after=retry_after
+            status,
+            redact_body(response.content, self.api_key),
+            method=method,
+            path=path,
+            retry_after=retry_after,
         )
         if not self.retry.is_retryable_status(status):
             return error, None
@@ -154,11 +202,19 @@ class Requester:
             params = {**params, "token": self.api_key}
         async with self.limiter:
             await self.cooldown.wait()
+            if self.rate_limit is not None:
+                # After the cooldown: requests resume at the set rate, not all at once.
+                await self.rate_limit.wait()
             self.stats.requests += 1
             started = time.perf_counter()
-            response = await self.client.get(
-                self.base_url + path, params=params, headers=headers, follow_redirects=False
-            )
+            deadline = _attempt_deadline(self.sender.timeout)
+            try:
+                # httpx times each read alone: a server trickling its body byte by byte would
+                # hold the attempt forever without a deadline on the whole of it.
+                with anyio.fail_after(deadline):
+                    response = await self.sender.get(self.base_url + path, params, headers)
+            except TimeoutError:
+                raise httpx.ReadTimeout(f"no complete response within {deadline:g}s") from None
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
                 "GET %s%s -> %d (%.1f ms)",

@@ -58,7 +58,8 @@ class FrozenMapping(Mapping[str, Any]):
     def __eq__(self, other: object) -> bool:
         if isinstance(other, FrozenMapping):
             return self._data == other._data
-        return isinstance(other, Mapping) and self._data == dict(other.items())
+        # Compared frozen, so that a list in `other` equals the tuple it became here.
+        return isinstance(other, Mapping) and self._data == FrozenMapping(other)._data
 
     def __repr__(self) -> str:
         return f"FrozenMapping({self._data!r})"
@@ -70,6 +71,15 @@ class FrozenMapping(Mapping[str, Any]):
 
 def freeze(value: Any) -> Any:
     """JSON data with dicts made `FrozenMapping` and lists made tuples."""
+    cls = value.__class__
+    # JSON's own types first, by exact class: the ABC checks below are slow, and tags are
+    # frozen on the decoding hot path.
+    if cls is str or cls is int or cls is float or cls is bool or value is None:
+        return value
+    if cls is dict:
+        return FrozenMapping(value)
+    if cls is list:
+        return tuple([freeze(item) for item in value])
     if isinstance(value, Mapping):
         return value if isinstance(value, FrozenMapping) else FrozenMapping(value)
     if isinstance(value, (list, tuple)):

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from urllib.parse import quote
 
 import attrs
 
-__all__ = ["MAX_LIMIT", "VisitsQuery", "to_epoch_ms"]
+__all__ = ["MAX_LIMIT", "VisitsQuery", "check_filters", "to_epoch_ms"]
 
 #: The most events the server scans in one request.
 MAX_LIMIT = 500
 _MAX_EPOCH_MS = 2**63 - 1
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_ONE_MS = timedelta(milliseconds=1)
 
 
 def _check_text(name: str, value: object, *, optional: bool) -> None:
@@ -41,7 +43,9 @@ def to_epoch_ms(name: str, value: int | datetime) -> int:
     if isinstance(value, datetime):
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValueError(f"{name} must be an aware datetime (with tzinfo), got a naive one")
-        ms = round(value.timestamp() * 1000)
+        # Exact and rounded up: a float timestamp loses microseconds, and "older than" a
+        # moment inside a millisecond must still include the events of that millisecond.
+        ms = -((_EPOCH - value) // _ONE_MS)
     elif isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(
             f"{name} must be an int (ms since the epoch) or an aware datetime, "
@@ -52,6 +56,28 @@ def to_epoch_ms(name: str, value: int | datetime) -> int:
     if not 0 <= ms <= _MAX_EPOCH_MS:
         raise ValueError(f"{name} must be from 0 to {_MAX_EPOCH_MS} ms since the epoch, got {ms}")
     return ms
+
+
+def check_filters(
+    *,
+    request_id: str | None = None,
+    linked_id: str | None = None,
+    limit: int | None = None,
+    before: int | datetime | None = None,
+    pagination_key: str | None = None,
+) -> int | None:
+    """Check the parameters of a query other than the visitor ID; returns `before` in ms.
+
+    For callers that validate filters before they know which visitors they apply to.
+    """
+    _check_text("request_id", request_id, optional=True)
+    _check_text("linked_id", linked_id, optional=True)
+    _check_text("pagination_key", pagination_key, optional=True)
+    _check_limit(limit)
+    before_ms = None if before is None else to_epoch_ms("before", before)
+    if before_ms is not None and pagination_key is not None:
+        raise ValueError("before and pagination_key are two cursors: pass one or the other")
+    return before_ms
 
 
 def _quote_segment(visitor_id: str) -> str:
@@ -85,13 +111,13 @@ class VisitsQuery:
     ) -> VisitsQuery:
         """Check every parameter and return the query; `TypeError`/`ValueError` otherwise."""
         _check_text("visitor_id", visitor_id, optional=False)
-        _check_text("request_id", request_id, optional=True)
-        _check_text("linked_id", linked_id, optional=True)
-        _check_text("pagination_key", pagination_key, optional=True)
-        _check_limit(limit)
-        before_ms = None if before is None else to_epoch_ms("before", before)
-        if before_ms is not None and pagination_key is not None:
-            raise ValueError("before and pagination_key are two cursors: pass one or the other")
+        before_ms = check_filters(
+            request_id=request_id,
+            linked_id=linked_id,
+            limit=limit,
+            before=before,
+            pagination_key=pagination_key,
+        )
         return cls(visitor_id, request_id, linked_id, limit, before_ms, pagination_key)
 
     @property

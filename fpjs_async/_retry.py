@@ -3,26 +3,33 @@
 from __future__ import annotations
 
 import random
+import time
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 
 import anyio
 import attrs
 
-__all__ = ["RetryPolicy", "parse_retry_after", "sleep"]
+__all__ = ["RetryPolicy", "clock", "parse_retry_after", "sleep"]
 
 #: Statuses that a later attempt may get past. 400, 403 and 404 never change on retry.
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
 def _non_negative(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise ValueError(f"RetryPolicy.{attribute.name} must be a number >= 0, got {value!r}")
+    message = f"RetryPolicy.{attribute.name} must be a number >= 0, got {value!r}"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(message)
+    if not value >= 0:  # written so that NaN is refused too
+        raise ValueError(message)
 
 
 def _retry_count(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"RetryPolicy.max_retries must be an int >= 0, got {value!r}")
+    message = f"RetryPolicy.max_retries must be an int >= 0, got {value!r}"
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(message)
+    if value < 0:
+        raise ValueError(message)
 
 
 @attrs.frozen
@@ -85,3 +92,8 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
 async def sleep(seconds: float) -> None:
     """The one place the library waits between attempts (tests patch it)."""
     await anyio.sleep(seconds)
+
+
+def clock() -> float:
+    """The monotonic clock that waits are measured on (tests patch it along with `sleep`)."""
+    return time.monotonic()

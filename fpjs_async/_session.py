@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from datetime import datetime
 from enum import Enum
 from types import TracebackType
@@ -14,8 +14,11 @@ import attrs
 import httpx
 
 from fpjs_async import _pagination
+from fpjs_async._bulk import BulkFetch, BulkPlan, BulkProgress, VisitorIds
 from fpjs_async._http import AuthMode, Requester, RequestStats
+from fpjs_async._limits import RateLimit, check_rate
 from fpjs_async._models import Visit, VisitorHistory
+from fpjs_async._pools import ClientSender, PooledSender, Sender
 from fpjs_async._query import VisitsQuery, to_epoch_ms
 from fpjs_async._retry import RetryPolicy
 
@@ -43,6 +46,7 @@ _REGION_URLS = {
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_CONCURRENCY = 20
+DEFAULT_BULK_CONCURRENCY = 10
 
 
 @attrs.frozen
@@ -55,10 +59,12 @@ class SessionStats:
 
 
 def _parse_region(region: Region | str) -> Region:
+    choices = ", ".join(repr(r.value) for r in Region)
+    if not isinstance(region, str):  # a Region is a str too
+        raise TypeError(f"region must be one of {choices} or a Region, got {region!r}")
     try:
-        return Region(region.lower() if isinstance(region, str) else region)
-    except (ValueError, AttributeError):
-        choices = ", ".join(repr(r.value) for r in Region)
+        return Region(region.lower())
+    except ValueError:
         raise ValueError(f"region must be one of {choices} or a Region, got {region!r}") from None
 
 
@@ -80,6 +86,9 @@ def _check_base_url(base_url: str) -> str:
         raise ValueError(f"base_url is not a valid URL: {exc}") from None
     if url.scheme not in ("https", "http") or not url.host:
         raise ValueError(f"base_url must be an https:// URL with a host, got {base_url!r}")
+    # httpx accepts any port number here; a bad one would only fail at connect time.
+    if url.port is not None and not 0 < url.port < 65536:
+        raise ValueError(f"base_url is not a valid URL: port {url.port} is out of range")
     if url.scheme == "http" and not _is_loopback(url.host):
         raise ValueError(
             "base_url may use http:// only for a loopback host (localhost, 127.0.0.1, ::1); "
@@ -117,7 +126,10 @@ class Session:
             `"query"` sends it as the `token` query parameter.
         timeout: Seconds (or an `httpx.Timeout`) for connecting, reading and writing.
         retry: The `RetryPolicy`; `RetryPolicy(max_retries=0)` disables retries.
-        max_concurrency: The most requests this session has in flight at once.
+        max_concurrency: The most requests this session has in flight at once, over all of
+            its calls. The session's own connections are sized to match.
+        rate_limit: At most this many requests per second, evenly spaced, over all of the
+            session's calls (`None`: no client-side limit).
         http2: Use HTTP/2 (needs the `http2` extra).
         http_client: An `httpx.AsyncClient` to send requests with instead of the session's
             own. The session uses it but never closes it; URLs still come from
@@ -134,6 +146,7 @@ class Session:
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        rate_limit: float | None = None,
         http2: bool = False,
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
@@ -141,6 +154,11 @@ class Session:
             raise TypeError(f"api_key must be a str, got {type(api_key).__name__}")
         if not api_key.strip():
             raise ValueError("api_key must be a non-empty str")
+        # Anything else fails in httpx or h11 with an error quoting the key (this one doesn't).
+        if not (api_key.isascii() and api_key.isprintable()) or api_key != api_key.strip():
+            raise ValueError("api_key must be printable ASCII without surrounding whitespace")
+        if not isinstance(auth, str):
+            raise TypeError(f"auth must be 'header' or 'query', got {type(auth).__name__}")
         if auth not in get_args(AuthMode):
             raise ValueError(f"auth must be 'header' or 'query', got {auth!r}")
         if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int):
@@ -156,28 +174,22 @@ class Session:
         self._region = _parse_region(region)
         self._base_url = self._region.base_url if base_url is None else _check_base_url(base_url)
         self._auth: AuthMode = auth
-        self._owns_client = http_client is None
+        rate = check_rate(rate_limit)
+        sender: Sender
         if http_client is None:
-            http_client = httpx.AsyncClient(
-                timeout=_check_timeout(timeout),
-                limits=httpx.Limits(
-                    max_connections=max_concurrency, max_keepalive_connections=max_concurrency
-                ),
-                http2=http2,
-                follow_redirects=False,
-                trust_env=False,
-            )
+            sender = PooledSender(max_concurrency, timeout=_check_timeout(timeout), http2=http2)
         else:
             _check_timeout(timeout)
-        self._client = http_client
+            sender = ClientSender(http_client)
         self._closed = False
         self._requester = Requester(
-            client=http_client,
+            sender=sender,
             base_url=self._base_url,
             api_key=api_key,
             auth=auth,
             retry=retry if retry is not None else RetryPolicy(),
             limiter=anyio.CapacityLimiter(max_concurrency),
+            rate_limit=None if rate is None else RateLimit(rate),
         )
 
     def __repr__(self) -> str:
@@ -207,6 +219,12 @@ class Session:
         return int(self._requester.limiter.total_tokens)
 
     @property
+    def rate_limit(self) -> float | None:
+        """The most requests per second the session sends (`None`: no client-side limit)."""
+        limit = self._requester.rate_limit
+        return None if limit is None else limit.rate
+
+    @property
     def closed(self) -> bool:
         """Whether `aclose()` has been called."""
         return self._closed
@@ -234,8 +252,7 @@ class Session:
         if self._closed:
             return
         self._closed = True
-        if self._owns_client:
-            await self._client.aclose()
+        await self._requester.sender.aclose()
 
     def _check_open(self) -> None:
         if self._closed:
@@ -384,3 +401,80 @@ class Session:
         return _pagination.iter_visits(
             self._fetch, query, max_pages=max_pages, max_visits=max_visits, since_ms=since_ms
         )
+
+    def fetch_many(
+        self,
+        visitor_ids: VisitorIds,
+        *,
+        concurrency: int = DEFAULT_BULK_CONCURRENCY,
+        all_pages: bool = False,
+        request_id: str | None = None,
+        linked_id: str | None = None,
+        limit: int | None = None,
+        before: int | datetime | None = None,
+        max_pages: int | None = None,
+        max_visits: int | None = None,
+        since: int | datetime | None = None,
+        on_progress: Callable[[BulkProgress], object] | None = None,
+        raise_on_error: bool = False,
+    ) -> BulkFetch:
+        """Fetch the histories of many visitors concurrently, streaming each as it completes.
+
+        Use it as an async context manager; it yields a stream of `BulkResult` in
+        completion order, which ends after the last visitor::
+
+            async with session.fetch_many(visitor_ids, concurrency=20) as results:
+                async for result in results:
+                    ...
+
+        IDs are taken from `visitor_ids` one at a time, as workers become free, so a
+        generator of a million IDs is never held in memory, and a slow reader slows the
+        fetch down instead of piling up results. An ID seen before is skipped (the IDs
+        seen are kept for that). Leaving the `async with` early, by `break`, an exception
+        or a cancellation, cancels the fetches in progress; nothing is sent afterwards.
+
+        One visitor's failure does not stop the others: its `BulkResult.error` holds the
+        `FingerprintError`. Other exceptions (an ID that is not a non-empty str, an error
+        raised by the input or by `on_progress`) stop the whole fetch and are raised from
+        the `async with`.
+
+        Args:
+            visitor_ids: An iterable or async iterable of visitor IDs (str).
+            concurrency: The most visitors fetched at once. Requests also stay within the
+                session's `max_concurrency`, shared with its other calls.
+            all_pages: Walk every page of each visitor's history (within `max_pages`,
+                `max_visits`, `since`); by default only the first page is fetched.
+            request_id, linked_id, limit, before: As for `get_visits`, for every visitor.
+                There is no `pagination_key`: a cursor belongs to one visitor's history.
+            max_pages: With `all_pages`, fetch at most this many pages per visitor.
+            max_visits: Keep at most this many visits per visitor.
+            since: Keep only visits at or after this moment (ms since the epoch, or an
+                aware datetime); no page older than that is fetched.
+            on_progress: Called with a `BulkProgress` after each visitor completes, in the
+                event loop: keep it quick.
+            raise_on_error: Fail fast: the first visitor error cancels everything else
+                (the body of the `async with` included) and is raised from the
+                `async with`.
+
+        Returns:
+            A `BulkFetch`, to use once with `async with`.
+
+        Raises:
+            TypeError, ValueError: An option is invalid; raised here, before anything is
+                sent.
+        """
+        plan = BulkPlan.build(
+            concurrency=concurrency,
+            all_pages=all_pages,
+            request_id=request_id,
+            linked_id=linked_id,
+            limit=limit,
+            before=before,
+            max_pages=max_pages,
+            max_visits=max_visits,
+            since=since,
+            on_progress=on_progress,
+            raise_on_error=raise_on_error,
+        )
+        self._check_open()
+        return BulkFetch(self._fetch, self._requester.stats, visitor_ids, plan)

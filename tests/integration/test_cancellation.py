@@ -1,0 +1,201 @@
+"""Calls cancelled at random points, hundreds of times, leave the session as good as new.
+
+A slow loopback server (a few ms a request, some 503s and 429s so that retries and the shared
+cooldown are cancelled too) is hit by `get_visits`, `iter_visits` and `fetch_many` calls
+cancelled after seeded random delays, with more calls than the session's `max_concurrency` so
+that waiters on its limit are cancelled as well. Afterwards the same session must still run
+`max_concurrency` requests at once (a connection pool that lost a slot to a cancellation,
+as in encode/httpcore#1093, cannot), the server must see no more connections open than the
+pool holds, and nothing may warn: no `ResourceWarning`, no coroutine never awaited, no error
+logged by the event loop.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import random
+import warnings
+from collections.abc import Iterator
+from contextlib import aclosing
+
+import anyio
+import pytest
+
+from fpjs_async import RetryPolicy, Session
+
+from ._wire import Connection, WireRequest, WireServer, http_response
+from .conftest import SECRET, StartServer
+
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
+
+MAX_CONCURRENCY = 4
+LATENCY = 0.003
+#: Retries with waits short enough to be cancelled in the middle of them.
+RETRY = RetryPolicy(max_retries=3, backoff_base=0.002, jitter=False)
+HANG_GUARD = 60.0
+NEWEST = 1_000_000
+
+
+class SlowAPI:
+    """A script answering after `LATENCY`: pages with a cursor, a 503 or a 429 now and then.
+
+    With `gate` set, every answer waits until that many requests are in flight, so a test
+    can tell whether the client manages to send that many at once.
+    """
+
+    def __init__(self) -> None:
+        self.answered = 0
+        self.gate = 0
+
+    def page(self, request: WireRequest) -> bytes:
+        before = int(dict(request.params()).get("before", NEWEST))
+        visits = [{"requestId": f"{before - n}.r", "timestamp": before - n} for n in (1, 2)]
+        body = f'{{"visitorId": "v", "visits": {visits}, "lastTimestamp": {before - 2}}}'
+        return http_response(200, body.replace("'", '"').encode())
+
+    async def __call__(self, conn: Connection) -> None:
+        while (request := await conn.request()) is not None:
+            if self.gate:
+                await conn.server.until_inflight(self.gate, timeout=5.0)
+            else:
+                await anyio.sleep(LATENCY)
+            self.answered += 1
+            if self.gate:
+                await conn.answer(self.page(request))
+            elif self.answered % 11 == 0:
+                await conn.answer(http_response(503, b'{"error": "busy"}'))
+            elif self.answered % 29 == 0:
+                headers = {"Retry-After": "0.004"}
+                await conn.answer(http_response(429, b'{"error": "slow down"}', headers=headers))
+            else:
+                await conn.answer(self.page(request))
+
+
+@pytest.fixture
+def no_warnings(caplog: pytest.LogCaptureFixture) -> Iterator[list[warnings.WarningMessage]]:
+    """Fails the test on any warning, or any error the event loop logs, up to a final GC."""
+    with warnings.catch_warnings(record=True) as caught, caplog.at_level(logging.WARNING):
+        warnings.simplefilter("always")
+        yield caught
+        gc.collect()
+    assert [str(w.message) for w in caught] == []
+    loop_errors = [r.getMessage() for r in caplog.records if r.name in ("asyncio", "trio")]
+    assert loop_errors == []
+
+
+async def settle(server: WireServer) -> None:
+    """Wait until the server has seen every cancelled request end and every dropped
+    connection close."""
+    with anyio.move_on_after(5.0):
+        while server.inflight or server.open_connections > MAX_CONCURRENCY:
+            await anyio.sleep(0.01)
+
+
+async def assert_full_concurrency(server: WireServer, api: SlowAPI, session: Session) -> None:
+    """The session still gets `MAX_CONCURRENCY` requests in flight at once, and all succeed."""
+    await settle(server)
+    assert server.open_connections <= MAX_CONCURRENCY  # no connection leaked open
+    server.reset_peaks()
+    api.gate = MAX_CONCURRENCY
+    answered = 0
+
+    async def one(index: int) -> None:
+        nonlocal answered
+        await session.get_visits(f"after-{index}")
+        answered += 1
+
+    with anyio.fail_after(HANG_GUARD):
+        async with anyio.create_task_group() as group:
+            for index in range(MAX_CONCURRENCY * 3):
+                group.start_soon(one, index)
+    assert answered == MAX_CONCURRENCY * 3
+    assert server.peak_inflight == MAX_CONCURRENCY
+    await settle(server)
+    assert server.peak_open_connections <= MAX_CONCURRENCY
+
+
+def new_session(server: WireServer) -> Session:
+    return Session(
+        SECRET, base_url=server.url, max_concurrency=MAX_CONCURRENCY, retry=RETRY, timeout=10
+    )
+
+
+async def storm_get_visits(session: Session, rng: random.Random, rounds: int) -> int:
+    """Rounds of twice `MAX_CONCURRENCY` concurrent calls, cancelled after a random delay."""
+    cancelled = 0
+    for round_ in range(rounds):
+        with anyio.move_on_after(rng.uniform(0, 0.015)) as scope:
+            async with anyio.create_task_group() as group:
+                for index in range(MAX_CONCURRENCY * 2):
+                    group.start_soon(session.get_visits, f"v{round_}-{index}")
+        cancelled += scope.cancelled_caught
+    return cancelled
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
+async def test_get_visits_cancelled_hundreds_of_times(
+    serve: StartServer, no_warnings: object, anyio_backend: str
+) -> None:
+    api = SlowAPI()
+    server = serve(api)
+    rng = random.Random(9)
+    async with new_session(server) as session:
+        cancelled = await storm_get_visits(session, rng, rounds=150)
+        assert cancelled > 100  # the storm did cancel calls in flight, many times
+        await assert_full_concurrency(server, api, session)
+
+
+async def test_iter_visits_cancelled_hundreds_of_times(
+    serve: StartServer, no_warnings: object
+) -> None:
+    api = SlowAPI()
+    server = serve(api)
+    rng = random.Random(10)
+    cancelled = 0
+    visits_seen = 0
+
+    async def walk(visitor_id: str) -> None:
+        nonlocal visits_seen
+        async with aclosing(session.iter_visits(visitor_id, limit=2)) as visits:
+            async for _ in visits:
+                visits_seen += 1
+
+    async with new_session(server) as session:
+        for round_ in range(200):
+            with anyio.move_on_after(rng.uniform(0, 0.03)) as scope:
+                async with anyio.create_task_group() as group:
+                    for index in range(MAX_CONCURRENCY + 2):
+                        group.start_soon(walk, f"v{round_}-{index}")
+            cancelled += scope.cancelled_caught
+        assert cancelled == 200  # the histories never end: every round was cut short
+        assert visits_seen > 0
+        await assert_full_concurrency(server, api, session)
+
+
+async def test_fetch_many_cancelled_hundreds_of_times(
+    serve: StartServer, no_warnings: object
+) -> None:
+    api = SlowAPI()
+    server = serve(api)
+    rng = random.Random(11)
+    cancelled = 0
+    results = 0
+    async with new_session(server) as session:
+        for round_ in range(150):
+            ids = [f"v{round_}-{index}" for index in range(12)]
+            all_pages = rng.random() < 0.5
+            fetch = session.fetch_many(
+                ids,
+                concurrency=MAX_CONCURRENCY + 2,
+                all_pages=all_pages,
+                max_pages=3 if all_pages else None,
+            )
+            with anyio.move_on_after(rng.uniform(0, 0.03)) as scope:
+                async with fetch as stream:
+                    async for _ in stream:
+                        results += 1
+            cancelled += scope.cancelled_caught
+        assert cancelled > 100
+        assert results > 0
+        await assert_full_concurrency(server, api, session)
