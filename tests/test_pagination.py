@@ -13,6 +13,7 @@ import respx
 
 import fpjs_async
 from fpjs_async import PaginationError, RetryPolicy, Session
+from fpjs_async.testing import FakeServerAPI
 
 pytestmark = pytest.mark.anyio
 
@@ -228,3 +229,91 @@ async def test_aclosing_break_sends_no_further_request(
         async for _ in visits:
             break
     assert route.call_count == 1
+
+
+# --- against the emulator ----------------------------------------------------------------
+
+
+def history(count: int, *, linked: dict[int, str] | None = None) -> list[dict[str, Any]]:
+    """`count` visits one second apart, newest first; `linked` maps an index to a linked ID."""
+    linked = linked or {}
+    return [
+        visit(
+            NEWEST_MS - i * 1000,
+            f"{NEWEST_MS - i * 1000}.v{i:05d}",
+            **({"linkedId": linked[i]} if i in linked else {}),
+        )
+        for i in range(count)
+    ]
+
+
+@pytest.mark.parametrize("send_pagination_key", [False, True], ids=["lastTimestamp", "key"])
+async def test_walks_1234_events_in_13_requests(send_pagination_key: bool) -> None:
+    fake = FakeServerAPI(api_key="k", send_pagination_key=send_pagination_key)
+    events = history(1234)
+    fake.add_visits("v", events)
+    async with fake.session() as fp:
+        visits = [v async for v in fp.iter_visits("v", limit=100)]
+    assert [v.request_id for v in visits] == [e["requestId"] for e in events]
+    assert len(fake.requests) == 13
+    cursor_name = "paginationKey" if send_pagination_key else "before"
+    assert cursor_name not in fake.requests[0].params
+    for previous, request in zip(visits[99:1200:100], fake.requests[1:], strict=True):
+        expected = previous.request_id if send_pagination_key else str(previous.timestamp)
+        assert request.params == {"limit": "100", cursor_name: expected}
+
+
+async def test_sparse_linked_id_crosses_empty_pages() -> None:
+    fake = FakeServerAPI(api_key="k")
+    matches = {3: "order-7", 250: "order-7", 480: "order-7", 777: "order-7", 999: "order-7"}
+    fake.add_visits("v", history(1000, linked=matches))
+    async with fake.session() as fp:
+        pages = [p async for p in fp.iter_pages("v", linked_id="order-7", limit=100)]
+    assert [len(p.visits) for p in pages].count(0) == 5  # pages 2, 4, 6, 7 and 9 match nothing
+    found = [v.request_id for p in pages for v in p.visits]
+    assert found == [f"{NEWEST_MS - i * 1000}.v{i:05d}" for i in sorted(matches)]
+    assert all(r.params["linked_id"] == "order-7" for r in fake.requests)
+    assert len(fake.requests) == 10
+
+
+async def test_max_visits_stops_after_the_page_that_fills_it() -> None:
+    fake = FakeServerAPI(api_key="k")
+    fake.add_visits("v", history(1000))
+    async with fake.session() as fp:
+        visits = [v async for v in fp.iter_visits("v", limit=100, max_visits=150)]
+    assert len(visits) == 150
+    assert len(fake.requests) == 2
+
+
+async def test_since_stops_on_the_right_page() -> None:
+    fake = FakeServerAPI(api_key="k")
+    events = history(1000)
+    fake.add_visits("v", events)
+    since = events[349]["timestamp"]  # the 350th newest visit, on the 4th page of 100
+    async with fake.session() as fp:
+        visits = [v async for v in fp.iter_visits("v", limit=100, since=since)]
+    assert len(visits) == 350
+    assert len(fake.requests) == 4
+
+
+async def test_break_stops_requests() -> None:
+    fake = FakeServerAPI(api_key="k")
+    fake.add_visits("v", history(1000))
+    async with fake.session() as fp:
+        seen = 0
+        async with contextlib.aclosing(fp.iter_visits("v", limit=100)) as visits:
+            async for _ in visits:
+                seen += 1
+                if seen == 150:
+                    break
+        sent = len(fake.requests)
+        await fp.get_visits("other")  # the session still works; nothing else was sent
+    assert sent == 2
+    assert len(fake.requests) == 3
+
+
+async def test_unknown_visitor_is_an_empty_iteration_after_one_request() -> None:
+    fake = FakeServerAPI(api_key="k")
+    async with fake.session() as fp:
+        assert [v async for v in fp.iter_visits("nobody")] == []
+    assert len(fake.requests) == 1
