@@ -46,10 +46,25 @@ def docs(session: nox.Session) -> None:
     )
 
 
+#: The official SDK the benchmarks compare against (installed in the bench session only).
+OFFICIAL_SDK = "fingerprint-pro-server-api-sdk==8.15.*"
+
+
 @nox.session
 def bench(session: nox.Session) -> None:
-    """The benchmarks (not part of the default run): they print their figures."""
-    session.install("-e", ".[cli,testing]")
-    for script in sorted(os.listdir("benchmarks")):
-        if script.endswith(".py") and not script.startswith("_"):
-            session.run("python", os.path.join("benchmarks", script), *session.posargs)
+    """The benchmarks (not part of the default run): each script prints its figures.
+
+    `nox -s bench` runs every `benchmarks/*.py` not starting with `_`, without arguments;
+    `nox -s bench -- request bulk` runs only the scripts named.
+    """
+    session.install("-e", ".[cli,testing,speedups]", OFFICIAL_SDK)
+    scripts = sorted(
+        name.removesuffix(".py")
+        for name in os.listdir("benchmarks")
+        if name.endswith(".py") and not name.startswith("_")
+    )
+    unknown = set(session.posargs) - set(scripts)
+    if unknown:
+        session.error(f"no such benchmark: {', '.join(sorted(unknown))} (there are {scripts})")
+    for script in session.posargs or scripts:
+        session.run("python", os.path.join("benchmarks", f"{script}.py"))

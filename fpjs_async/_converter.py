@@ -187,78 +187,90 @@ def _split_optional(annotation: Any) -> tuple[bool, Any]:
     return False, annotation
 
 
+def _when_present(var: str, optional: bool, lines: list[str]) -> list[str]:
+    """`lines`, run only when `var` is not `None` if the field is optional."""
+    if not optional:
+        return lines
+    return [f"if {var} is not None:", *("    " + line for line in lines)]
+
+
 @attrs.frozen
-class _FieldCode:
-    """The generated code of a field that holds no model, in templates of its variable `{v}`.
+class _ValueCode:
+    """The generated code of a field that holds a JSON value (not a model) in `var`.
 
     Attributes:
-        check: Lines that check the JSON value (and convert it where the key needs that).
+        check: Lines that check the value (and convert it where the key needs that).
         key: The expression that stands for the value in the key of an interned instance.
         convert: Lines that convert the checked value, run only to build a new instance.
     """
 
-    check: tuple[str, ...]
-    key: str = "{v}"
-    convert: tuple[str, ...] = ()
+    check: list[str]
+    key: str
+    convert: list[str] = attrs.Factory(list)
 
 
-def _if_present(optional: bool, lines: list[str]) -> list[str]:
-    if not optional:
-        return lines
-    return ["if {v} is not None:", *("    " + line for line in lines)]
-
-
-def _field_code(optional: bool, inner: Any, structure_item: Callable[[type], str]) -> _FieldCode:
-    """The code that decodes a JSON value into a field of type `inner` (or `None`)."""
-    or_none = " and {v} is not None" if optional else ""
-    if inner in (str, int, bool, datetime):
+def _value_code(
+    var: str, key: str, optional: bool, kind: Any, structure_item: Callable[[type], str]
+) -> _ValueCode:
+    """The code that decodes the JSON value in `var`, from `key`, into a field of `kind`."""
+    or_none = f" and {var} is not None" if optional else ""
+    if kind in (str, int, bool, datetime):
         # An exact class test: bool is an int subclass but never an int of the API.
-        name = "str" if inner is datetime else inner.__name__
-        check = (
-            f"if {{v}}.__class__ is not {name}{or_none}:",
-            f"    raise _wrong_type({{k}}, {name!r}, {{v}})",
-        )
-        if inner is not datetime:
-            return _FieldCode(check)
+        name = "str" if kind is datetime else kind.__name__
+        check = [
+            f"if {var}.__class__ is not {name}{or_none}:",
+            f"    raise _wrong_type({key!r}, {name!r}, {var})",
+        ]
+        if kind is not datetime:
+            return _ValueCode(check, var)
         # Keyed by its text, so that an interned instance is found before any parsing.
-        parse = ["{v} = _datetimes_get({v}) or _parse_and_remember_datetime({v})"]
-        return _FieldCode(check, convert=tuple(_if_present(optional, parse)))
-    if inner is float:
+        parse = f"{var} = _datetimes_get({var}) or _parse_and_remember_datetime({var})"
+        return _ValueCode(check, var, _when_present(var, optional, [parse]))
+    if kind is float:
         # JSON does not tell 1 from 1.0: an integer is a number too (a bool is not). In a
         # key, 0.0 and -0.0 are told apart by their text: they are equal but not the same.
-        return _FieldCode(
-            (
-                "if {v}.__class__ is not float:",
-                "    if {v}.__class__ is int:",
-                "        {v} = float({v})",
-                "    elif {v} is not None:" if optional else "    else:",
-                "        raise _wrong_type({k}, 'a number', {v})",
-            ),
-            key="(None if {v} is None else {v} or repr({v}))",
-        )
-    if inner is FrozenMapping:
-        return _FieldCode(tuple(_if_present(optional, ["{v} = _frozen_mapping({v})"])), "id({v})")
-    if typing.get_origin(inner) is tuple and typing.get_args(inner)[1:] == (Ellipsis,):
-        return _FieldCode(
-            (
-                "if {v}.__class__ is list:",
-                f"    {{v}} = tuple(map({structure_item(typing.get_args(inner)[0])}, {{v}}))",
-                "elif {v} is not None:" if optional else "else:",
-                "    raise _wrong_type({k}, 'an array', {v})",
-            ),
-            # Interned items are found again by identity: an instance in a key is alive.
-            key="({v} and tuple(map(id, {v})))",
-        )
-    raise TypeError(f"no decoding rule for {inner!r}")
+        check = [
+            f"if {var}.__class__ is not float:",
+            f"    if {var}.__class__ is int:",
+            f"        {var} = float({var})",
+            f"    elif {var} is not None:" if optional else "    else:",
+            f"        raise _wrong_type({key!r}, 'a number', {var})",
+        ]
+        return _ValueCode(check, f"(None if {var} is None else {var} or repr({var}))")
+    if kind is FrozenMapping:
+        freeze = f"{var} = _frozen_mapping({var})"
+        return _ValueCode(_when_present(var, optional, [freeze]), f"id({var})")
+    if typing.get_origin(kind) is tuple and typing.get_args(kind)[1:] == (Ellipsis,):
+        structure = structure_item(typing.get_args(kind)[0])
+        check = [
+            f"if {var}.__class__ is list:",
+            f"    {var} = tuple(map({structure}, {var}))",
+            f"elif {var} is not None:" if optional else "else:",
+            f"    raise _wrong_type({key!r}, 'an array', {var})",
+        ]
+        # Interned items are found again by identity: an instance in a key is alive.
+        return _ValueCode(check, f"({var} and tuple(map(id, {var})))")
+    raise TypeError(f"no decoding rule for {kind!r}")
+
+
+@attrs.frozen
+class _Field:
+    """What the generated code needs to know of one attrs field."""
+
+    name: str
+    key: str
+    required: bool
+    optional: bool
+    kind: Any
 
 
 class _StructureHooks:
     """Generates, and holds, the structure function of every model.
 
-    A model's function decodes the models nested in it inline, in three steps: read and
-    check every value of the whole object; find the interned instance by a key made of the
-    checked values (a nested model's values included, so that a hit builds nothing); build
-    what was not found.
+    A function decodes the models nested in its own inline, in three steps: read and check
+    every value of the object, nested ones included; look up the interned instance by a key
+    made of those values (so that a hit builds nothing, not even the nested instances);
+    build what was not found.
 
     Args:
         frozen_mapping: What makes a `FrozenMapping` of a JSON object.
@@ -274,6 +286,7 @@ class _StructureHooks:
             "_frozen_mapping": frozen_mapping,
             "_MEMO_SIZE": _MEMO_SIZE,
         }
+        self._fields: dict[type, list[_Field]] = {}
 
     def __getitem__(self, model: type) -> Callable[[Any, Any], Any]:
         """The structure function of `model` (a cattrs hook: value, type)."""
@@ -295,53 +308,90 @@ class _StructureHooks:
             exec(compile(source, f"<structure {model.__qualname__}>", "exec"), self._globals)
         return name
 
-    def _fields(self, model: type) -> list[tuple[str, str, bool, Any]]:
-        """(attribute, JSON key, optional, type) of each field of `model`."""
+    def _fields_of(self, model: type) -> list[_Field]:
+        """The fields of `model`, its class and slot setters put in the globals once."""
+        fields = self._fields.get(model)
+        if fields is not None:
+            return fields
         if not attrs.has(model):
             raise TypeError(f"no decoding rule for {model!r}")
-        model_name = f"_{model.__name__}"
-        if model_name not in self._globals:
-            self._globals[model_name] = model
-            for field in attrs.fields(model):
-                # The slot's own setter: attrs' frozen __setattr__ refuses, and its
-                # __init__ goes through object.__setattr__ field by field, twice the cost.
-                self._globals[f"{model_name}_set_{field.name}"] = model.__dict__[field.name].__set__
-            if model in _INTERNED:
-                interned: dict[tuple[Any, ...], Any] = {}
-                self._globals[f"{model_name}_interned"] = interned
-                self._globals[f"{model_name}_interned_get"] = interned.get
-        fields = []
+        self._globals[f"_{model.__name__}"] = model
+        fields = self._fields[model] = []
         for field in attrs.fields(attrs.resolve_types(model)):
             if field.default is not None and field.default is not attrs.NOTHING:
                 raise TypeError(f"{model.__name__}.{field.name} has a default other than None")
-            optional, inner = _split_optional(field.type)
-            fields.append((field.name, to_camel(field.name), optional, inner))
+            optional, kind = _split_optional(field.type)
+            required = field.default is attrs.NOTHING
+            fields.append(_Field(field.name, to_camel(field.name), required, optional, kind))
+            # The slot's own setter: attrs' frozen __setattr__ refuses, and its __init__
+            # goes through object.__setattr__ field by field, which costs twice as much.
+            setter = model.__dict__[field.name].__set__
+            self._globals[f"_{model.__name__}_set_{field.name}"] = setter
+        if model in _INTERNED:
+            interned: dict[tuple[Any, ...], Any] = {}
+            self._globals[f"_{model.__name__}_interned"] = interned
+            self._globals[f"_{model.__name__}_interned_get"] = interned.get
         return fields
 
-    def _code(self, optional: bool, inner: Any) -> _FieldCode:
-        return _field_code(optional, inner, self.function_name)
+    def _value_code(self, var: str, field: _Field) -> _ValueCode:
+        return _value_code(var, field.key, field.optional, field.kind, self.function_name)
 
     def _check(self, model: type, source: str, prefix: str) -> list[str]:
-        """Lines that read the JSON object in `source` into checked variables `prefix_N`."""
+        """Lines that read the JSON object `source` into checked variables `{prefix}_N`."""
         lines = [
             f"if {source}.__class__ is not dict:",
             f"    raise _not_an_object(_{model.__name__}, {source})",
         ]
-        for index, (_, key, optional, inner) in enumerate(self._fields(model)):
+        for index, field in enumerate(self._fields_of(model)):
             var = f"{prefix}_{index}"
-            required = key if not optional and inner is not None else None
-            lines.append(
-                f"{var} = {source}[{key!r}]"
-                if self._is_required(model, index)
-                else f"{var} = {source}.get({key!r})"
-            )
-            del required
-            if attrs.has(inner):
-                nested = self._check(inner, var, var)
-                lines += (line.format(v=var) for line in _if_present(optional, nested))
+            get = f"{source}[{field.key!r}]" if field.required else f"{source}.get({field.key!r})"
+            lines.append(f"{var} = {get}")
+            if attrs.has(field.kind):
+                lines += _when_present(var, field.optional, self._check(field.kind, var, var))
             else:
-                lines += (line.format(v=var, k=repr(key)) for line in self._code(optional, inner).check)
+                lines += self._value_code(var, field).check
         return lines
+
+    def _key(self, model: type, prefix: str) -> str:
+        """The key of the interned instance for the checked variables `{prefix}_N`."""
+        parts = []
+        for index, field in enumerate(self._fields_of(model)):
+            var = f"{prefix}_{index}"
+            if not attrs.has(field.kind):
+                parts.append(self._value_code(var, field).key)
+            elif field.optional:
+                parts.append(f"(None if {var} is None else {self._key(field.kind, var)})")
+            else:
+                parts.append(self._key(field.kind, var))
+        return f"({', '.join(parts)},)"
+
+    def _build(self, model: type, prefix: str, out: str) -> list[str]:
+        """Lines that leave in `out` the instance for the checked variables `{prefix}_N`."""
+        name = f"_{model.__name__}"
+        build: list[str] = []
+        fields = self._fields_of(model)
+        for index, field in enumerate(fields):
+            var = f"{prefix}_{index}"
+            if attrs.has(field.kind):
+                build += _when_present(var, field.optional, self._build(field.kind, var, var))
+            else:
+                build += self._value_code(var, field).convert
+        build.append(f"{out} = _new({name})")
+        build += (f"{name}_set_{f.name}({out}, {prefix}_{i})" for i, f in enumerate(fields))
+        if model not in _INTERNED:
+            return build
+        key = f"{prefix}_key"
+        return [
+            f"{key} = {self._key(model, prefix)}",
+            f"{out} = {name}_interned_get({key})",
+            f"if {out} is None:",
+            *("    " + line for line in build),
+            f"    if len({name}_interned) >= _MEMO_SIZE:",
+            f"        {name}_interned.clear()",
+            f"    {name}_interned[{key}] = {out}",
+        ]
+
+
 def _unstructure_frozen_mapping(value: FrozenMapping) -> dict[str, Any]:
     return value.thaw()
 

@@ -220,7 +220,7 @@ class VisitorHistory:
 
         `paginationKey` is preferred when the server sent one, else `before=lastTimestamp`.
         `None` when this is the last page. The result is plain JSON data, so a web app can
-        hand it to its own client and resume on a later request::
+        hand it to its own client and resume on a later request:
 
             cursor = page.next_page_params()
             ...

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from urllib.parse import quote, quote_plus
 
-__all__ = ["REDACTED", "redact_body", "redact_error"]
+__all__ = ["REDACTED", "redact_body", "redact_error", "redact_text"]
 
 #: What replaces the key wherever it was quoted.
 REDACTED = "[REDACTED]"
@@ -22,7 +22,8 @@ def _forms(secret: str) -> list[str]:
     return sorted({secret, quote(secret, safe=""), quote_plus(secret)}, key=len, reverse=True)
 
 
-def _redact_text(text: str, secret: str) -> str:
+def redact_text(text: str, secret: str) -> str:
+    """`text` with every quoted form of the key replaced by `REDACTED`."""
     for form in _forms(secret):
         text = text.replace(form, REDACTED)
     return text
@@ -43,7 +44,7 @@ def redact_body(content: bytes, secret: str) -> bytes:
 
 def _redacted(value: object, secret: str) -> object:
     if isinstance(value, str):
-        return _redact_text(value, secret)
+        return redact_text(value, secret)
     if isinstance(value, (bytes, bytearray)):
         clean = redact_body(bytes(value), secret)
         return value if clean == value else type(value)(clean)

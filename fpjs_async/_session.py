@@ -320,7 +320,7 @@ class Session:
         be empty when a filter matched nothing in the scanned window; iteration goes on.
         Arguments are validated at once, before anything is sent.
 
-        Close the generator when leaving early, so that no request is left pending::
+        Close the generator when leaving early, so that no request is left pending:
 
             async with contextlib.aclosing(session.iter_pages(visitor_id)) as pages:
                 async for page in pages:
@@ -421,7 +421,7 @@ class Session:
         """Fetch the histories of many visitors concurrently, streaming each as it completes.
 
         Use it as an async context manager; it yields a stream of `BulkResult` in
-        completion order, which ends after the last visitor::
+        completion order, which ends after the last visitor:
 
             async with session.fetch_many(visitor_ids, concurrency=20) as results:
                 async for result in results:
@@ -444,8 +444,11 @@ class Session:
                 session's `max_concurrency`, shared with its other calls.
             all_pages: Walk every page of each visitor's history (within `max_pages`,
                 `max_visits`, `since`); by default only the first page is fetched.
-            request_id, linked_id, limit, before: As for `get_visits`, for every visitor.
-                There is no `pagination_key`: a cursor belongs to one visitor's history.
+            request_id: As for `get_visits`, for every visitor.
+            linked_id: As for `get_visits`, for every visitor.
+            limit: As for `get_visits`, for every visitor.
+            before: As for `get_visits`, for every visitor. There is no `pagination_key`:
+                a cursor belongs to one visitor's history.
             max_pages: With `all_pages`, fetch at most this many pages per visitor.
             max_visits: Keep at most this many visits per visitor.
             since: Keep only visits at or after this moment (ms since the epoch, or an
@@ -460,8 +463,8 @@ class Session:
             A `BulkFetch`, to use once with `async with`.
 
         Raises:
-            TypeError, ValueError: An option is invalid; raised here, before anything is
-                sent.
+            TypeError: An option has the wrong type; raised here, before anything is sent.
+            ValueError: An option is out of range; raised here, before anything is sent.
         """
         plan = BulkPlan.build(
             concurrency=concurrency,

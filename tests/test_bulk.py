@@ -199,7 +199,7 @@ async def test_endless_input_with_break() -> None:
     def endless() -> Iterator[str]:
         yield from fake.visitor_ids
         for number in itertools.count():
-            yield f"unknown-{number}"  # answered 404
+            yield f"unknown-{number}"  # answered with an empty history
 
     ids = Counting(endless())
     async with fake.session() as session:

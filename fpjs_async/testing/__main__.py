@@ -40,16 +40,36 @@ def _parser() -> argparse.ArgumentParser:
         description="An emulator of the FingerprintJS Pro Server API visitor history.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    serve_command = commands.add_parser(
-        "serve",
-        help="serve GET /visitors/:id over HTTP with synthetic data",
-        description="Serve the emulator with uvicorn until Ctrl-C or SIGTERM.",
+    add_serve_arguments(
+        commands.add_parser(
+            "serve",
+            help="serve GET /visitors/:id over HTTP with synthetic data",
+            description="Serve the emulator with uvicorn until Ctrl-C or SIGTERM.",
+        )
     )
+    return parser
+
+
+def add_serve_arguments(
+    serve_command: argparse.ArgumentParser, *, api_key_default: str | None = None
+) -> None:
+    """Add the options of `serve` to a parser (this module's, and `fpjs-async serve`).
+
+    Args:
+        serve_command: The parser of the command.
+        api_key_default: The key when `--api-key` is not given (never shown in the help);
+            without one, `--api-key` is required.
+    """
     serve_command.add_argument("--host", default="127.0.0.1", help="default: %(default)s")
     serve_command.add_argument(
         "--port", type=int, default=8080, help="0 picks a free port (default: %(default)s)"
     )
-    serve_command.add_argument("--api-key", required=True, help="the key clients must send")
+    serve_command.add_argument(
+        "--api-key",
+        required=api_key_default is None,
+        default=api_key_default,
+        help="the key clients must send",
+    )
     serve_command.add_argument(
         "--visitors", type=int, default=20, help="synthetic visitors (default: %(default)s)"
     )
@@ -81,7 +101,6 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="send lastTimestamp only, like the older API",
     )
-    return parser
 
 
 def _stop(signum: int, frame: FrameType | None) -> None:
@@ -90,7 +109,15 @@ def _stop(signum: int, frame: FrameType | None) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
-    args = _parser().parse_args(argv)
+    return run_serve(_parser().parse_args(argv))
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """Serve the emulator as the options of `add_serve_arguments` say, until Ctrl-C or SIGTERM.
+
+    Returns:
+        The exit status.
+    """
     latency: Latency = None
     if args.latency_ms is not None:
         low, high = args.latency_ms[0] / 1000, args.latency_ms[1] / 1000

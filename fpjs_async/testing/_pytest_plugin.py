@@ -1,7 +1,7 @@
 """pytest fixtures backed by the emulator: `fake_api` and `fake_session`.
 
 Registered through the `pytest11` entry point. Importing this module only defines the
-fixtures; the emulator is imported when a test first uses one.
+fixtures: no hooks, no options, nothing else changes in a test run.
 
 The fixtures are synchronous, so they work the same under anyio's pytest plugin,
 pytest-asyncio and trio. `fake_session` needs no event loop to close: the in-process
@@ -10,19 +10,21 @@ transport holds no sockets, so closing it never waits.
 
 from __future__ import annotations
 
-from collections.abc import Coroutine, Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Coroutine, Iterator, Mapping
+from types import MappingProxyType
+from typing import Any
 
 import pytest
 
-if TYPE_CHECKING:
-    from fpjs_async import Session
-    from fpjs_async.testing import FakeServerAPI
+from fpjs_async._session import Session
+from fpjs_async.testing._fake import FakeServerAPI
 
 #: The key of the `fake_api` emulator (and of `fake_session`).
 FAKE_API_KEY = "test-key"
 #: What `fake_api` holds: `populate(**FAKE_API_DATA)`.
-FAKE_API_DATA: dict[str, Any] = {"visitors": 10, "visits_per_visitor": (1, 300), "seed": 0}
+FAKE_API_DATA: Mapping[str, Any] = MappingProxyType(
+    {"visitors": 10, "visits_per_visitor": (1, 300), "seed": 0}
+)
 
 
 @pytest.fixture
@@ -32,8 +34,6 @@ def fake_api() -> FakeServerAPI:
     The data is the same in every test; `fake_api.visitor_ids` lists the visitors. Each
     test gets a new emulator, so faults and recorded requests never leak between tests.
     """
-    from fpjs_async.testing import FakeServerAPI
-
     fake = FakeServerAPI(FAKE_API_KEY)
     fake.populate(**FAKE_API_DATA)
     return fake
@@ -52,8 +52,6 @@ def _finish(coroutine: Coroutine[Any, Any, None]) -> None:
 @pytest.fixture
 def fake_session(fake_api: FakeServerAPI) -> Iterator[Session]:
     """A `fpjs_async.Session` wired in-process to `fake_api`; closed after the test."""
-    from fpjs_async import Session
-
     client = fake_api._client()
     session = Session(fake_api.api_key, http_client=client)
     try:

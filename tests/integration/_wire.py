@@ -6,9 +6,11 @@ event loop is doing, and it serves asyncio and trio tests alike. Every accepted 
 handed to a *script*, an async function of a `Connection`; `keep_alive` turns a per-request
 answer into a script for a healthy HTTP/1.1 keep-alive server.
 
-The server counts what it saw (connections, requests, how many were open or in flight at
+The server counts what it saw (connections, requests, how many were serving or in flight at
 once) in plain integers that only its thread writes; tests read them once the client side
-is done. It keeps no per-request history beyond a short window, so that a soak test that
+is done. A connection counts as *serving* from its first request of the current epoch (see
+`reset_peaks`) until it closes: a connection the client gave up before the server got round
+to accepting it never counts, nor does one left over from before the epoch. It keeps no per-request history beyond a short window, so that a soak test that
 measures memory measures the client, not the server.
 """
 
@@ -95,6 +97,7 @@ class Connection:
         self._reader = reader
         self._writer = writer
         self._awaiting_answer = False
+        self.serving_epoch: int | None = None
 
     async def request(self) -> WireRequest | None:
         """The next request head, or `None` once the client closed the connection."""
@@ -110,7 +113,7 @@ class Connection:
                 name, _, value = line.partition(":")
                 headers[name.strip().lower()] = value.strip()
         request = WireRequest(method, target, headers)
-        self.server._request_arrived(request)
+        self.server._request_arrived(self, request)
         self._awaiting_answer = True
         return request
 
@@ -187,7 +190,9 @@ class WireServer:
         self.port = 0
         self.connections = 0
         self.open_connections = 0
-        self.peak_open_connections = 0
+        self.epoch = 0
+        self.serving_connections = 0
+        self.peak_serving_connections = 0
         self.requests = 0
         self.inflight = 0
         self.peak_inflight = 0
@@ -201,18 +206,21 @@ class WireServer:
         return f"{scheme}://127.0.0.1:{self.port}"
 
     def reset_peaks(self) -> None:
-        """Start counting peaks afresh from what is open and in flight now."""
-        self.peak_open_connections = self.open_connections
+        """Start a new epoch: serving connections are counted afresh, from their next request."""
+        self.epoch += 1
+        self.serving_connections = 0
+        self.peak_serving_connections = 0
         self.peak_inflight = self.inflight
 
     def run(self, coro: Awaitable[Any]) -> Any:
         """Run a coroutine on the server's loop and return its result (from the test thread)."""
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result()  # type: ignore[arg-type]
 
-    async def until_inflight(self, count: int, *, timeout: float) -> None:
-        """Wait (on the server's loop) until `count` requests are in flight, or `timeout`."""
+    async def until_peak_inflight(self, count: int, *, timeout: float) -> None:
+        """Wait (on the server's loop) until `count` requests have been in flight at once
+        since `reset_peaks`, or for `timeout` at most."""
         deadline = time.monotonic() + timeout
-        while self.inflight < count and time.monotonic() < deadline:
+        while self.peak_inflight < count and time.monotonic() < deadline:
             await asyncio.sleep(0.001)
 
     def __enter__(self) -> WireServer:
@@ -227,12 +235,22 @@ class WireServer:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """Close every connection and the listening socket; idempotent."""
         stopping = self._stopping
-        if stopping is not None:
+        if stopping is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(stopping.set)
         self._thread.join(timeout=10)
 
-    def _request_arrived(self, request: WireRequest) -> None:
+    def _request_arrived(self, conn: Connection, request: WireRequest) -> None:
+        if conn.serving_epoch != self.epoch:
+            conn.serving_epoch = self.epoch
+            self.serving_connections += 1
+            self.peak_serving_connections = max(
+                self.peak_serving_connections, self.serving_connections
+            )
         self.requests += 1
         self.recent.append(request)
         self.inflight += 1
@@ -269,7 +287,6 @@ class WireServer:
         self._handlers.add(task)
         self.connections += 1
         self.open_connections += 1
-        self.peak_open_connections = max(self.peak_open_connections, self.open_connections)
         conn = Connection(self, reader, writer)
         try:
             with contextlib.suppress(ConnectionError, ssl.SSLError, asyncio.IncompleteReadError):
@@ -277,6 +294,8 @@ class WireServer:
         finally:
             conn.finish_request()
             self.open_connections -= 1
+            if conn.serving_epoch == self.epoch:
+                self.serving_connections -= 1
             self._handlers.discard(task)
             writer.close()
             with contextlib.suppress(Exception):

@@ -29,7 +29,6 @@ def wait_until(condition: object, timeout: float = 5.0) -> None:
 @pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
 async def test_connections_and_requests_stay_within_max_concurrency(serve: StartServer) -> None:
     server = serve(pages(latency=LATENCY))
-    # 12 connections: two pools of five and one of two.
     async with Session(SECRET, base_url=server.url, max_concurrency=12) as session:
         with anyio.fail_after(HANG_GUARD):
             async with session.fetch_many(
@@ -61,7 +60,7 @@ async def test_aclose_closes_every_connection(serve: StartServer) -> None:
             async for _ in results:
                 pass
     wait_until(lambda: server.open_connections == server.connections)
-    assert server.open_connections > 1  # kept alive across requests, in several pools
+    assert server.open_connections > 1  # kept alive across requests
     await session.aclose()
     wait_until(lambda: server.open_connections == 0)
     assert server.open_connections == 0

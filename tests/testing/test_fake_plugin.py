@@ -12,7 +12,7 @@ import pytest
 
 from fpjs_async import Session
 from fpjs_async.testing import FakeServerAPI
-from fpjs_async.testing._pytest_plugin import FAKE_API_KEY
+from fpjs_async.testing._pytest_plugin import FAKE_API_DATA, FAKE_API_KEY
 
 
 @pytest.mark.anyio
@@ -32,7 +32,8 @@ async def test_fixtures_serve_the_deterministic_data(
 
 def test_fixtures_are_the_same_in_every_test(fake_api: FakeServerAPI) -> None:
     again = FakeServerAPI(FAKE_API_KEY)
-    assert again.populate(visitors=10, visits_per_visitor=(1, 300), seed=0) == fake_api.visitor_ids
+    assert again.populate(**FAKE_API_DATA) == fake_api.visitor_ids
+    assert FAKE_API_DATA["seed"] == 0
 
 
 USER_TESTS = """
