@@ -2,7 +2,7 @@
 
 The benchmarks measure clients, so the server must cost as little as possible and never
 share the client's event loop: it runs in a subprocess of its own, a bare asyncio
-`Protocol` answering from bodies encoded once at start. Connections are kept alive (HTTP/1.1,
+`Protocol` answering from visits encoded once at start. Connections are kept alive (HTTP/1.1,
 `Content-Length`), and every request may wait a fixed latency first, as the real API would
 over a network.
 
@@ -34,7 +34,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from fpjs_async._converter import converter
 from fpjs_async.testing import FakeServerAPI
 
-#: The most visits a page holds (the API's largest `limit`); the history the pages come from.
+#: The most visits a page holds (the API's largest `limit`).
 MAX_VISITS = 500
 #: The key any client of the server may send (it is not checked).
 API_KEY = "benchmark-key"

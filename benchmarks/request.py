@@ -26,6 +26,7 @@ import time
 import warnings
 from collections.abc import Awaitable, Callable
 from importlib import metadata
+from typing import Any
 
 import httpx
 from _server import API_KEY, Pages, loopback_server
@@ -44,12 +45,12 @@ except ImportError:
 PAGE_SIZES = (1, 100, 500)
 VISITOR_ID = "Ibk1527CUFmcnjLwIs4A9"
 #: Seconds of timed calls per implementation and page size.
-BUDGET = 1.0
+BUDGET = 0.8
 #: Bounds on the calls timed per implementation and page size.
-MIN_CALLS, MAX_CALLS = 9, 1500
+MIN_CALLS, MAX_CALLS = 7, 1500
 #: The implementations take turns this many times, so that a change in the machine's load
 #: (it is shared) weighs on all of them alike.
-ROUNDS = 9
+ROUNDS = 25
 
 JSON = "json.loads"
 HTTPX = "httpx + json.loads"
@@ -71,7 +72,8 @@ def _calls(seconds_per_call: float) -> int:
     return max(MIN_CALLS, min(MAX_CALLS, round(BUDGET / max(seconds_per_call, 1e-9))))
 
 
-def _time_sync(function: Callable[[], object], calls: int) -> list[float]:
+async def _time_sync(function: Callable[[], object], calls: int) -> list[float]:
+    # A coroutine so that both kinds of timer take turns in `_medians`; nothing is awaited.
     samples = []
     for _ in range(calls):
         started = time.perf_counter()
@@ -89,6 +91,25 @@ async def _time_async(function: Callable[[], Awaitable[object]], calls: int) -> 
     return samples
 
 
+Timer = Callable[[Any, int], Awaitable[list[float]]]
+
+
+async def _medians(candidates: dict[str, Any], timer: Timer) -> dict[str, float | None]:
+    """The median seconds of a call of each candidate (`None` for one that is missing).
+
+    The candidates take turns `ROUNDS` times, each timed for about `BUDGET` seconds in all.
+    """
+    present = {name: function for name, function in candidates.items() if function is not None}
+    calls = {name: _calls(min(await timer(function, 3))) for name, function in present.items()}
+    samples: dict[str, list[float]] = {name: [] for name in present}
+    for _ in range(ROUNDS):
+        for name, function in present.items():
+            samples[name] += await timer(function, -(-calls[name] // ROUNDS))
+    return {
+        name: statistics.median(samples[name]) if name in samples else None for name in candidates
+    }
+
+
 def _sdk_deserialize(body: bytes) -> object:
     return ApiClientDeserializer.deserialize(json.loads(body), "VisitorsGetResponse")
 
@@ -101,28 +122,19 @@ def _decode_ours(body: bytes, *, orjson: bool) -> Callable[[], object]:
     return decode
 
 
-def measure_decoding(pages: Pages) -> dict[tuple[str, int], float | None]:
+async def measure_decoding(pages: Pages) -> dict[tuple[str, int], float | None]:
     """Median seconds to decode each page size, per implementation (`None`: not installed)."""
     medians: dict[tuple[str, int], float | None] = {}
     for size in PAGE_SIZES:
         body = pages.body(VISITOR_ID, size)
-        candidates: dict[str, Callable[[], object] | None] = {
+        candidates = {
             JSON: lambda body=body: json.loads(body),
             OURS: _decode_ours(body, orjson=False),
             OURS_ORJSON: _decode_ours(body, orjson=True) if _ORJSON_DECODE else None,
             SDK: (lambda body=body: _sdk_deserialize(body)) if FingerprintApi else None,
         }
-        samples: dict[str, list[float]] = {name: [] for name in candidates}
-        calls = {}
-        for name, function in candidates.items():
-            if function is not None:
-                calls[name] = _calls(min(_time_sync(function, 3)))
-        for _ in range(ROUNDS):
-            for name, function in candidates.items():
-                if function is not None:
-                    samples[name] += _time_sync(function, -(-calls[name] // ROUNDS))
-        for name in candidates:
-            medians[name, size] = statistics.median(samples[name]) if samples[name] else None
+        for name, median in (await _medians(candidates, _time_sync)).items():
+            medians[name, size] = median
     _use_orjson(True)
     return medians
 
@@ -160,23 +172,14 @@ async def measure_requests(base_url: str) -> dict[tuple[str, int], float | None]
                 assert sdk is not None
                 return sdk.get_visits(VISITOR_ID, limit=size)
 
-            candidates: dict[str, Callable[[], Awaitable[object]] | None] = {
+            candidates = {
                 HTTPX: raw_httpx,
                 OURS: ours(False),
                 OURS_ORJSON: ours(True) if _ORJSON_DECODE else None,
                 SDK: official_sdk if sdk is not None else None,
             }
-            samples: dict[str, list[float]] = {name: [] for name in candidates}
-            calls = {}
-            for name, function in candidates.items():
-                if function is not None:
-                    calls[name] = _calls(min(await _time_async(function, 3)))
-            for _ in range(ROUNDS):
-                for name, function in candidates.items():
-                    if function is not None:
-                        samples[name] += await _time_async(function, -(-calls[name] // ROUNDS))
-            for name in candidates:
-                medians[name, size] = statistics.median(samples[name]) if samples[name] else None
+            for name, median in (await _medians(candidates, _time_async)).items():
+                medians[name, size] = median
     _use_orjson(True)
     return medians
 
@@ -252,7 +255,7 @@ def main() -> None:
     )
     print()
     gc.collect()
-    decoding = measure_decoding(pages)
+    decoding = asyncio.run(measure_decoding(pages))
     with loopback_server() as base_url:
         requests = asyncio.run(measure_requests(base_url))
     columns = [JSON, OURS, OURS_ORJSON, SDK]

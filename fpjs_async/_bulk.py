@@ -288,7 +288,12 @@ class BulkFetch:
                     if result.error is not None and self._plan.raise_on_error:
                         self._fail(result.error)
                         return
-                    await send.send(result)
+                    try:
+                        # Into the buffer at once when there is room: `send` would first
+                        # yield to the event loop, delaying this worker's next request.
+                        send.send_nowait(result)
+                    except anyio.WouldBlock:
+                        await send.send(result)
             except Exception as exc:  # a bug or bad input: it ends the whole fetch
                 self._fail(exc)
 

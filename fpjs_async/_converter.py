@@ -8,10 +8,10 @@ turns any failure into `ResponseDecodeError`.
 Decoding is the library's hot path (a page of 500 visits is half a megabyte of JSON), so
 each model gets one structure function, generated at import from its attrs fields: the
 JSON key of a field comes from `to_camel` and its check from its annotation; the function
-reads the dict, checks every value inline and fills a new instance. Sub-objects that
-repeat across the visits of a page (a visitor's device, network, first visit) are
-interned: equal ones decode into one shared instance, which their immutability allows.
-These functions are the converter's structure hooks; unstructuring uses cattrs' own
+reads the dict, checks every value inline (nested models included) and fills the slots of a
+new instance. Sub-objects that repeat across the visits of a page (a visitor's device,
+network, first visit) are interned: equal ones decode into one shared instance, which their
+immutability allows. These functions are the converter's structure hooks; unstructuring uses cattrs' own
 generated hooks. When `orjson` is installed (the `speedups` extra) it parses the bytes,
 with the standard `json` module deciding every body `orjson` reads differently.
 """
@@ -315,7 +315,7 @@ class _StructureHooks:
             return fields
         if not attrs.has(model):
             raise TypeError(f"no decoding rule for {model!r}")
-        self._globals[f"_{model.__name__}"] = model
+        self._globals[f"_model_{model.__name__}"] = model
         fields = self._fields[model] = []
         for field in attrs.fields(attrs.resolve_types(model)):
             if field.default is not None and field.default is not attrs.NOTHING:
@@ -326,11 +326,11 @@ class _StructureHooks:
             # The slot's own setter: attrs' frozen __setattr__ refuses, and its __init__
             # goes through object.__setattr__ field by field, which costs twice as much.
             setter = model.__dict__[field.name].__set__
-            self._globals[f"_{model.__name__}_set_{field.name}"] = setter
+            self._globals[f"_model_{model.__name__}_set_{field.name}"] = setter
         if model in _INTERNED:
             interned: dict[tuple[Any, ...], Any] = {}
-            self._globals[f"_{model.__name__}_interned"] = interned
-            self._globals[f"_{model.__name__}_interned_get"] = interned.get
+            self._globals[f"_model_{model.__name__}_interned"] = interned
+            self._globals[f"_model_{model.__name__}_interned_get"] = interned.get
         return fields
 
     def _value_code(self, var: str, field: _Field) -> _ValueCode:
@@ -340,7 +340,7 @@ class _StructureHooks:
         """Lines that read the JSON object `source` into checked variables `{prefix}_N`."""
         lines = [
             f"if {source}.__class__ is not dict:",
-            f"    raise _not_an_object(_{model.__name__}, {source})",
+            f"    raise _not_an_object(_model_{model.__name__}, {source})",
         ]
         for index, field in enumerate(self._fields_of(model)):
             var = f"{prefix}_{index}"
@@ -367,7 +367,7 @@ class _StructureHooks:
 
     def _build(self, model: type, prefix: str, out: str) -> list[str]:
         """Lines that leave in `out` the instance for the checked variables `{prefix}_N`."""
-        name = f"_{model.__name__}"
+        name = f"_model_{model.__name__}"
         build: list[str] = []
         fields = self._fields_of(model)
         for index, field in enumerate(fields):

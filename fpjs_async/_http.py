@@ -194,13 +194,23 @@ class Requester:
         self.cooldown.extend(retry_after)
         return error, retry_after
 
+    async def _acquire_slot(self) -> None:
+        """Take one of the session's `max_concurrency` slots, waiting for one if need be."""
+        try:
+            # A free slot is taken at once: `async with limiter` would first yield to the
+            # event loop, which delays each request behind every callback ready to run.
+            self.limiter.acquire_nowait()
+        except anyio.WouldBlock:
+            await self.limiter.acquire()
+
     async def _send(self, path: str, params: dict[str, str]) -> httpx.Response:
         headers: dict[str, str] = {}
         if self.auth == "header":
             headers["Auth-Token"] = self.api_key
         else:
             params = {**params, "token": self.api_key}
-        async with self.limiter:
+        await self._acquire_slot()
+        try:
             await self.cooldown.wait()
             if self.rate_limit is not None:
                 # After the cooldown: requests resume at the set rate, not all at once.
@@ -215,6 +225,8 @@ class Requester:
                     response = await self.sender.get(self.base_url + path, params, headers)
             except TimeoutError:
                 raise httpx.ReadTimeout(f"no complete response within {deadline:g}s") from None
+        finally:
+            self.limiter.release()
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
                 "GET %s%s -> %d (%.1f ms)",

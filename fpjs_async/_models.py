@@ -78,8 +78,6 @@ def freeze(value: Any) -> Any:
         return value
     if cls is dict:
         return FrozenMapping(value)
-    if cls is list:
-        return tuple([freeze(item) for item in value])
     if isinstance(value, Mapping):
         return value if isinstance(value, FrozenMapping) else FrozenMapping(value)
     if isinstance(value, (list, tuple)):

@@ -1,11 +1,13 @@
-"""How a session's requests reach the network: its own connections, or a client it was given.
+"""How a session's requests reach the network: connections of its own, or a client it was given.
 
-httpcore's connection pool walks every request and every connection it holds (with a socket
-check on each idle one) each time a request starts or ends, so the CPU cost of one request
-grows with the size of the pool: 400 requests over one pool of 50 loopback connections take
-several times as long as over ten pools of five, and pools of one connection cost least of
-all (measured at 10, 50 and 200 requests in flight). A session therefore gives each of its
-connections a pool of its own.
+A session that was not given an `httpx.AsyncClient` keeps `max_concurrency` HTTP connections
+to its one origin, each used by one request at a time, and sends on them with httpcore (the
+engine under httpx) directly. httpx's connection pool would cost more: on every request it
+walks each request and connection it holds (a socket check on each idle one), so its CPU
+cost grows with its size (400 requests over one pool of 50 loopback connections take
+several times as long as over ten pools of five), and even a pool of one connection adds
+its bookkeeping, events and locks to each request: about a quarter of the CPU time of a
+request on loopback.
 """
 
 from __future__ import annotations
@@ -13,11 +15,36 @@ from __future__ import annotations
 from typing import Protocol
 
 import attrs
+import httpcore
 import httpx
 
-__all__ = ["ClientSender", "PooledSender", "Sender"]
+__all__ = ["KEEPALIVE_EXPIRY", "ClientSender", "PooledSender", "Sender"]
 
-# Sent with every request of the session's own pools (what an httpx.AsyncClient would add).
+#: Seconds an idle connection is kept open (httpx's default).
+KEEPALIVE_EXPIRY = 5.0
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+# httpcore's exceptions and the httpx ones an httpx.AsyncClient raises in their place.
+_HTTPX_ERRORS: dict[type[Exception], type[httpx.TransportError]] = {
+    httpcore.TimeoutException: httpx.TimeoutException,
+    httpcore.ConnectTimeout: httpx.ConnectTimeout,
+    httpcore.ReadTimeout: httpx.ReadTimeout,
+    httpcore.WriteTimeout: httpx.WriteTimeout,
+    httpcore.PoolTimeout: httpx.PoolTimeout,
+    httpcore.NetworkError: httpx.NetworkError,
+    httpcore.ConnectError: httpx.ConnectError,
+    httpcore.ReadError: httpx.ReadError,
+    httpcore.WriteError: httpx.WriteError,
+    httpcore.ProxyError: httpx.ProxyError,
+    httpcore.UnsupportedProtocol: httpx.UnsupportedProtocol,
+    httpcore.ProtocolError: httpx.ProtocolError,
+    httpcore.LocalProtocolError: httpx.LocalProtocolError,
+    httpcore.RemoteProtocolError: httpx.RemoteProtocolError,
+}
+_HTTPCORE_ERRORS = tuple(_HTTPX_ERRORS)
+
+# Sent with every request of the session's own connections (what an httpx.AsyncClient adds).
 _DEFAULT_HEADERS = {
     "Accept": "application/json",
     "Accept-Encoding": "gzip, deflate",
@@ -67,74 +94,138 @@ class ClientSender:
 
 
 class PooledSender:
-    """Spreads requests over `size` single-connection pools.
+    """Sends each request on one of `size` connections to the origin of `base_url`.
 
     The caller keeps at most `size` requests in flight (the session's limiter does), so a
-    free pool always exists: each request takes one and gives it back when its response is
-    read. Pools are reused last-in first-out, which keeps a lightly loaded session on few,
-    warm connections.
-
-    Requests go straight to the transports, skipping `httpx.AsyncClient`'s per-request work
-    for features the session does not use (cookies, redirects, auth flows, event hooks).
+    free connection always exists: each request takes one and gives it back once its
+    response is read. Connections are reused last-in first-out, which keeps a lightly
+    loaded session on few, warm connections; one that the server closed, or that stayed
+    idle past `KEEPALIVE_EXPIRY`, is replaced by a new one when next taken. Failures come
+    out as the `httpx` exceptions an `httpx.AsyncClient` would raise.
 
     Args:
+        base_url: The URL every request goes to (its scheme, host and port).
         size: The most requests in flight at once.
         timeout: Connect, read, write and pool timeouts.
         http2: Whether to use HTTP/2 (needs the `h2` package).
+
+    Raises:
+        ImportError: `http2` without the `h2` package.
     """
 
-    def __init__(self, size: int, *, timeout: httpx.Timeout, http2: bool) -> None:
-        # trust_env=False: no proxy or CA bundle from the environment, like the session's
-        # explicit configuration everywhere else. One SSL context serves every pool.
-        ssl_context = httpx.create_ssl_context(trust_env=False)
-        one_connection = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-        self._transports = [
-            httpx.AsyncHTTPTransport(
-                verify=ssl_context, http2=http2, limits=one_connection, trust_env=False
-            )
-            for _ in range(size)
-        ]
-        # Popped from the end: the first pool is used first.
-        self._free = self._transports[::-1]
+    def __init__(self, base_url: str, size: int, *, timeout: httpx.Timeout, http2: bool) -> None:
+        if http2:
+            _require_h2()
+        url = httpx.URL(base_url)
+        self._origin = httpcore.Origin(
+            url.raw_scheme, url.raw_host, url.port or _DEFAULT_PORTS[url.scheme]
+        )
+        # trust_env=False: no CA bundle from the environment, like the session's explicit
+        # configuration everywhere else. One SSL context serves every connection.
+        self._ssl_context = (
+            httpx.create_ssl_context(trust_env=False) if url.scheme == "https" else None
+        )
+        self._http2 = http2
+        self._connections: list[httpcore.AsyncHTTPConnection | None] = [None] * size
+        # Slot numbers, popped from the end: slot 0 is used first.
+        self._free = list(reversed(range(size)))
         self._timeout = timeout
-        self._closed = False
         self._extensions = {"timeout": timeout.as_dict()}
+        self._closed = False
 
     @property
     def timeout(self) -> httpx.Timeout:
         """The timeouts each request is sent with."""
         return self._timeout
 
-    async def get(
-        self, url: str, params: dict[str, str], headers: dict[str, str]
-    ) -> httpx.Response:
-        """Send `GET url?params` through a free pool; the response with its body read."""
-        request = httpx.Request(
-            "GET",
-            url,
-            params=params,
-            headers={**_DEFAULT_HEADERS, **headers},
-            extensions=self._extensions,
-        )
-        transport = self._free.pop()
-        try:
-            response = await transport.handle_async_request(request)
-            try:
-                await response.aread()
-            except BaseException:
-                await response.aclose()
-                raise
-        finally:
-            self._free.append(transport)
-        return response
-
     @property
     def is_closed(self) -> bool:
         """Whether `aclose()` was called."""
         return self._closed
 
+    async def get(
+        self, url: str, params: dict[str, str], headers: dict[str, str]
+    ) -> httpx.Response:
+        """Send `GET url?params` on a free connection; the response with its body read."""
+        # httpx builds the URL and the headers (Host included) exactly as a client would.
+        request = httpx.Request("GET", url, params=params, headers={**_DEFAULT_HEADERS, **headers})
+        core_request = httpcore.Request(
+            b"GET",
+            httpcore.URL(
+                scheme=request.url.raw_scheme,
+                host=request.url.raw_host,
+                port=request.url.port,
+                target=request.url.raw_path,
+            ),
+            headers=request.headers.raw,
+            extensions=self._extensions,
+        )
+        slot = self._free.pop()
+        try:
+            status, response_headers, content = await self._send(slot, core_request)
+        except _HTTPCORE_ERRORS as exc:
+            raise _as_httpx_error(exc) from exc
+        finally:
+            self._free.append(slot)
+        # Decodes the body as the headers say (gzip, deflate).
+        return httpx.Response(status, headers=response_headers, content=content)
+
+    async def _send(
+        self, slot: int, request: httpcore.Request
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        while True:
+            connection = await self._usable_connection(slot)
+            try:
+                response = await connection.handle_async_request(request)
+            except httpcore.ConnectionNotAvailable:
+                # It closed after the check (an HTTP/2 GOAWAY): the next round opens another.
+                await self._replace(slot)
+                continue
+            try:
+                content = await response.aread()
+            finally:
+                await response.aclose()
+            return response.status, response.headers, content
+
+    async def _usable_connection(self, slot: int) -> httpcore.AsyncHTTPConnection:
+        connection = self._connections[slot]
+        if connection is None or connection.is_closed() or connection.has_expired():
+            connection = await self._replace(slot)
+        return connection
+
+    async def _replace(self, slot: int) -> httpcore.AsyncHTTPConnection:
+        """Close the slot's connection, if any, and put a new one (not yet open) in its place."""
+        old = self._connections[slot]
+        if old is not None:
+            await old.aclose()
+        new = self._connections[slot] = httpcore.AsyncHTTPConnection(
+            self._origin,
+            ssl_context=self._ssl_context,
+            keepalive_expiry=KEEPALIVE_EXPIRY,
+            http1=True,
+            http2=self._http2,
+        )
+        return new
+
     async def aclose(self) -> None:
-        """Close every pool's connections."""
+        """Close every connection."""
         self._closed = True
-        for transport in self._transports:
-            await transport.aclose()
+        for connection in self._connections:
+            if connection is not None:
+                await connection.aclose()
+
+
+def _require_h2() -> None:
+    try:
+        import h2  # noqa: F401
+    except ImportError:
+        raise ImportError(
+            "http2=True needs the 'h2' package: pip install 'fpjs-async[http2]'"
+        ) from None
+
+
+def _as_httpx_error(exc: Exception) -> httpx.TransportError:
+    """The `httpx` exception an `httpx.AsyncClient` raises for an httpcore one."""
+    # The first class of its MRO in the table is the most specific match.
+    httpx_class = next(_HTTPX_ERRORS[cls] for cls in type(exc).__mro__ if cls in _HTTPX_ERRORS)
+    return httpx_class(str(exc))

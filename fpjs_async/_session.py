@@ -124,7 +124,10 @@ class Session:
             for loopback hosts only.
         auth: `"header"` sends the key in the `Auth-Token` header (recommended);
             `"query"` sends it as the `token` query parameter.
-        timeout: Seconds (or an `httpx.Timeout`) for connecting, reading and writing.
+        timeout: Seconds (or an `httpx.Timeout`) for connecting, reading and writing, and
+            for each attempt as a whole (the longest of an `httpx.Timeout`'s values): a
+            server trickling its answer cannot hold a request forever. With an injected
+            `http_client`, the client's timeouts apply instead.
         retry: The `RetryPolicy`; `RetryPolicy(max_retries=0)` disables retries.
         max_concurrency: The most requests this session has in flight at once, over all of
             its calls. The session's own connections are sized to match.
@@ -177,7 +180,9 @@ class Session:
         rate = check_rate(rate_limit)
         sender: Sender
         if http_client is None:
-            sender = PooledSender(max_concurrency, timeout=_check_timeout(timeout), http2=http2)
+            sender = PooledSender(
+                self._base_url, max_concurrency, timeout=_check_timeout(timeout), http2=http2
+            )
         else:
             _check_timeout(timeout)
             sender = ClientSender(http_client)

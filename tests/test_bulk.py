@@ -494,8 +494,10 @@ async def test_the_context_is_entered_once() -> None:
     fake = emulator(2)
     async with fake.session() as session:
         bulk = session.fetch_many(fake.visitor_ids)
+        assert bulk.progress().visitors_done == 0
         async with bulk as results:
             await collect(results)
+        assert bulk.progress().visitors_done == 2
         with pytest.raises(RuntimeError, match="once"):
             async with bulk:
                 pass

@@ -10,8 +10,9 @@ The server counts what it saw (connections, requests, how many were serving or i
 once) in plain integers that only its thread writes; tests read them once the client side
 is done. A connection counts as *serving* from its first request of the current epoch (see
 `reset_peaks`) until it closes: a connection the client gave up before the server got round
-to accepting it never counts, nor does one left over from before the epoch. It keeps no per-request history beyond a short window, so that a soak test that
-measures memory measures the client, not the server.
+to accepting it never counts, nor does one left over from before the epoch. The server keeps
+no per-request history beyond a short window, so that a soak test that measures memory
+measures the client, not the server.
 """
 
 from __future__ import annotations
@@ -220,7 +221,8 @@ class WireServer:
         """Wait (on the server's loop) until `count` requests have been in flight at once
         since `reset_peaks`, or for `timeout` at most."""
         deadline = time.monotonic() + timeout
-        while self.peak_inflight < count and time.monotonic() < deadline:
+        # Polled: the counters are plain ints, bumped by every connection's handler.
+        while self.peak_inflight < count and time.monotonic() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.001)
 
     def __enter__(self) -> WireServer:

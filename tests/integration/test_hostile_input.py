@@ -45,9 +45,7 @@ from .conftest import SECRET, StartServer
 
 pytestmark = pytest.mark.anyio
 
-EXAMPLES = settings(
-    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+EXAMPLES = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 #: The longest URL httpx builds; servers refuse far shorter ones (414).
 MAX_URL_CHARS = 65_536
@@ -145,9 +143,7 @@ class Recorder:
 
     def session(self, **options: Any) -> Session:
         self.client = httpx.AsyncClient(transport=httpx.MockTransport(self))
-        return Session(
-            SECRET, http_client=self.client, retry=RetryPolicy(max_retries=0), **options
-        )
+        return Session(SECRET, http_client=self.client, retry=RetryPolicy(max_retries=0), **options)
 
 
 async def send(recorder: Recorder, visitor_id: object, **params: Any) -> VisitorHistory:
@@ -304,7 +300,6 @@ async def test_nasty_visitor_ids_on_the_wire(serve: StartServer) -> None:
 # --- responses -----------------------------------------------------------------------------
 
 
-
 def is_required(path: tuple[Any, ...]) -> bool:
     """Whether the API documents the field at `path` as always present and not null."""
     if path in (("visitorId",), ("visits",)):
@@ -397,7 +392,9 @@ async def test_every_field_replaced_by_every_json_type() -> None:
                 )
                 assert isinstance(outcome, ResponseDecodeError), path
         await recorder.client.aclose()
-    assert outcomes["page"] and outcomes["error"]  # both outcomes were exercised
+    # Both outcomes were exercised.
+    assert outcomes["page"]
+    assert outcomes["error"]
 
 
 json_values = st.recursive(

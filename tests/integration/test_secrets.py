@@ -17,6 +17,7 @@ from urllib.parse import quote, quote_plus
 import anyio
 import httpx
 import pytest
+import trustme
 from _bodies import texts_of
 
 from fpjs_async import (
@@ -27,6 +28,7 @@ from fpjs_async import (
     Session,
     TransportError,
 )
+from fpjs_async._cli import main
 
 from ._wire import EMPTY_PAGE, Connection, WireRequest, closed_port, http_response, keep_alive
 from .conftest import FAST_RETRY, SECRET, StartServer
@@ -233,6 +235,25 @@ def test_session_repr_and_str_hold_no_key(key: str, auth: str) -> None:
     assert leaks(texts, key) == []
 
 
+@pytest.mark.parametrize("auth", AUTH_MODES)
+@pytest.mark.parametrize(
+    "script",
+    [*(keep_alive(answer) for answer in REFLECTING_ANSWERS), echo_instead_of_http],
+    ids=[*(answer.__name__ for answer in REFLECTING_ANSWERS), "echo_instead_of_http"],
+)
+def test_command_line_prints_no_key(
+    serve: StartServer, capsys: pytest.CaptureFixture[str], script: object, auth: str
+) -> None:
+    server = serve(script)  # type: ignore[arg-type]
+    argv = ["visits", "visitor", "--base-url", server.url, "--auth", auth, "-v"]
+    status = main([*argv, "--api-key", SECRET_TO_ENCODE, "--max-retries", "1"])
+    printed = capsys.readouterr()
+    assert status == 1
+    assert "error: " in printed.err
+    assert "GET /visitors/visitor" in printed.err  # -v logged the requests
+    assert leaks([printed.out, printed.err], SECRET_TO_ENCODE) == []
+
+
 # --- redirects -----------------------------------------------------------------------------
 
 
@@ -306,11 +327,8 @@ def test_plain_http_is_accepted_for_loopback(base_url: str) -> None:
     assert Session(SECRET, base_url=base_url).base_url.startswith("http://")
 
 
-trustme = pytest.importorskip("trustme")
-
-
 @pytest.fixture(scope="module")
-def authority() -> object:
+def authority() -> trustme.CA:
     """A throwaway certificate authority, as a test server's issuer."""
     return trustme.CA()
 
@@ -344,7 +362,9 @@ async def test_injected_client_decides_what_to_trust(
 
 
 async def test_injected_client_may_turn_verification_off(tls_server: str) -> None:
-    async with httpx.AsyncClient(verify=False) as client:
-        async with Session(SECRET, base_url=tls_server, http_client=client) as session:
-            page = await session.get_visits("visitor")
+    async with (
+        httpx.AsyncClient(verify=False) as client,
+        Session(SECRET, base_url=tls_server, http_client=client) as session,
+    ):
+        page = await session.get_visits("visitor")
     assert page.visits == ()
