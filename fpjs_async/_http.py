@@ -93,7 +93,6 @@ class Requester:
     """Sends requests for one session: auth, session-wide limits, retries, error mapping."""
 
     sender: Sender
-    base_url: str
     api_key: str = attrs.field(repr=False)
     auth: AuthMode
     retry: RetryPolicy
@@ -222,7 +221,7 @@ class Requester:
                 # httpx times each read alone: a server trickling its body byte by byte would
                 # hold the attempt forever without a deadline on the whole of it.
                 with anyio.fail_after(deadline):
-                    response = await self.sender.get(self.base_url + path, params, headers)
+                    response = await self.sender.get(path, params, headers)
             except TimeoutError:
                 raise httpx.ReadTimeout(f"no complete response within {deadline:g}s") from None
         finally:

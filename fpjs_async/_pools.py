@@ -61,9 +61,9 @@ class Sender(Protocol):
         ...
 
     async def get(
-        self, url: str, params: dict[str, str], headers: dict[str, str]
+        self, path: str, params: dict[str, str], headers: dict[str, str]
     ) -> httpx.Response:
-        """Send `GET url?params` with `headers`; the response, body read and closed."""
+        """Send `GET <base URL><path>?<params>` with `headers`; the response, body read."""
         ...
 
     async def aclose(self) -> None:
@@ -77,6 +77,7 @@ class ClientSender:
     apply, and it is never closed here."""
 
     client: httpx.AsyncClient
+    base_url: str
 
     @property
     def timeout(self) -> httpx.Timeout:
@@ -84,10 +85,12 @@ class ClientSender:
         return self.client.timeout
 
     async def get(
-        self, url: str, params: dict[str, str], headers: dict[str, str]
+        self, path: str, params: dict[str, str], headers: dict[str, str]
     ) -> httpx.Response:
-        """Send `GET url?params` with the client (no redirect followed)."""
-        return await self.client.get(url, params=params, headers=headers, follow_redirects=False)
+        """Send `GET <base URL><path>?<params>` with the client (no redirect followed)."""
+        return await self.client.get(
+            self.base_url + path, params=params, headers=headers, follow_redirects=False
+        )
 
     async def aclose(self) -> None:
         """Nothing to close: the client belongs to the caller."""
@@ -120,6 +123,13 @@ class PooledSender:
         self._origin = httpcore.Origin(
             url.raw_scheme, url.raw_host, url.port or _DEFAULT_PORTS[url.scheme]
         )
+        # Every request goes to this origin: its URL and fixed headers are made once here,
+        # byte for byte as httpx makes them (a tenth of the CPU time of a request otherwise).
+        self._path_prefix = url.raw_path.rstrip(b"/")
+        self._headers = [
+            (b"Host", url.netloc),
+            *((name.encode(), value.encode()) for name, value in _DEFAULT_HEADERS.items()),
+        ]
         # trust_env=False: no CA bundle from the environment, like the session's explicit
         # configuration everywhere else. One SSL context serves every connection.
         self._ssl_context = (
@@ -144,20 +154,28 @@ class PooledSender:
         return self._closed
 
     async def get(
-        self, url: str, params: dict[str, str], headers: dict[str, str]
+        self, path: str, params: dict[str, str], headers: dict[str, str]
     ) -> httpx.Response:
-        """Send `GET url?params` on a free connection; the response with its body read."""
-        # httpx builds the URL and the headers (Host included) exactly as a client would.
-        request = httpx.Request("GET", url, params=params, headers={**_DEFAULT_HEADERS, **headers})
+        """Send `GET <base URL><path>?<params>` on a free connection; the response, body read.
+
+        `path` must be percent-encoded already (`VisitsQuery.path` is); the parameters are
+        encoded here, as httpx encodes them.
+        """
+        target = self._path_prefix + path.encode("ascii")
+        if params:
+            target += b"?" + str(httpx.QueryParams(params)).encode("ascii")
         core_request = httpcore.Request(
             b"GET",
             httpcore.URL(
-                scheme=request.url.raw_scheme,
-                host=request.url.raw_host,
-                port=request.url.port,
-                target=request.url.raw_path,
+                scheme=self._origin.scheme,
+                host=self._origin.host,
+                port=self._origin.port,
+                target=target,
             ),
-            headers=request.headers.raw,
+            headers=[
+                *self._headers,
+                *((name.encode(), value.encode()) for name, value in headers.items()),
+            ],
             extensions=self._extensions,
         )
         slot = self._free.pop()

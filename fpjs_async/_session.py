@@ -185,11 +185,10 @@ class Session:
             )
         else:
             _check_timeout(timeout)
-            sender = ClientSender(http_client)
+            sender = ClientSender(http_client, self._base_url)
         self._closed = False
         self._requester = Requester(
             sender=sender,
-            base_url=self._base_url,
             api_key=api_key,
             auth=auth,
             retry=retry if retry is not None else RetryPolicy(),

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import gzip
+import sys
 import time
 
 import anyio
+import httpx
 import pytest
 
 from fpjs_async import Session
+from fpjs_async._query import VisitsQuery
 
-from ._wire import pages
+from ._wire import EMPTY_PAGE, Connection, http_response, keep_alive, pages
 from .conftest import SECRET, StartServer
 
 pytestmark = pytest.mark.anyio
@@ -71,8 +75,65 @@ async def test_requests_carry_the_session_headers(serve: StartServer) -> None:
     async with Session(SECRET, base_url=server.url) as session:
         await session.get_visits("visitor", limit=5)
     [request] = server.recent
+    assert request.headers["host"] == f"127.0.0.1:{server.port}"
     assert request.headers["auth-token"] == SECRET
     assert request.headers["user-agent"].startswith("fpjs-async")
     assert request.headers["accept"] == "application/json"
     assert request.raw_path == "/visitors/visitor"
     assert request.params() == [("limit", "5")]
+
+
+async def test_a_connection_the_server_closes_is_replaced(serve: StartServer) -> None:
+    closing = http_response(200, EMPTY_PAGE, headers={"Connection": "close"})
+
+    async def answer_then_close(conn: Connection) -> None:
+        if await conn.request() is not None:
+            await conn.answer(closing)
+
+    server = serve(answer_then_close)
+    async with Session(SECRET, base_url=server.url, max_concurrency=2) as session:
+        with anyio.fail_after(HANG_GUARD):
+            for _ in range(3):
+                await session.get_visits("visitor")
+        assert session.stats.retries == 0
+    assert server.requests == 3
+    assert server.connections == 3
+
+
+async def test_a_compressed_body_is_decoded(serve: StartServer) -> None:
+    compressed = http_response(200, gzip.compress(EMPTY_PAGE), headers={"Content-Encoding": "gzip"})
+
+    async def answer(request: object) -> bytes:
+        return compressed
+
+    server = serve(keep_alive(answer))
+    async with Session(SECRET, base_url=server.url) as session:
+        page = await session.get_visits("visitor")
+    assert page.visitor_id == "v"
+    assert page.visits == ()
+    assert "gzip" in server.recent[0].headers["accept-encoding"]
+
+
+def test_http2_needs_h2(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "h2", None)  # as if it were not installed
+    with pytest.raises(ImportError, match="h2"):
+        Session(SECRET, http2=True)
+
+
+@pytest.mark.parametrize(
+    ("visitor_id", "linked_id"),
+    [("visitor", "order-7"), ("a b/ü?#", "x y&z=1+ü%20"), ("..", "~!*'();:@$,")],
+)
+async def test_the_request_target_is_the_one_httpx_sends(
+    serve: StartServer, visitor_id: str, linked_id: str
+) -> None:
+    server = serve(pages())
+    async with Session(SECRET, base_url=server.url + "/prefix", auth="query") as session:
+        await session.get_visits(visitor_id, linked_id=linked_id, limit=7)
+    [request] = server.recent
+    query = VisitsQuery.build(visitor_id, linked_id=linked_id, limit=7)
+    expected = httpx.Request(
+        "GET", server.url + "/prefix" + query.path, params={**query.params(), "token": SECRET}
+    )
+    assert request.target == expected.url.raw_path.decode("ascii")
+    assert request.headers["host"] == expected.headers["host"]
