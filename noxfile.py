@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import os
 
 import nox
@@ -11,6 +12,16 @@ nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = False
 
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
+
+# Pythons installed with pyenv but not selected as its global version answer only through
+# shims that refuse to run them; put their own bin folders on PATH so nox finds them.
+_PYENV_ROOT = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
+os.environ["PATH"] = os.pathsep.join(
+    [
+        *sorted(glob.glob(os.path.join(_PYENV_ROOT, "versions", "3.1[0-3].*", "bin"))),
+        os.environ.get("PATH", ""),
+    ]
+)
 
 
 @nox.session(python=PYTHONS)
