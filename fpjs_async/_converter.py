@@ -11,9 +11,10 @@ JSON key of a field comes from `to_camel` and its check from its annotation; the
 reads the dict, checks every value inline (nested models included) and fills the slots of a
 new instance. Sub-objects that repeat across the visits of a page (a visitor's device,
 network, first visit) are interned: equal ones decode into one shared instance, which their
-immutability allows. These functions are the converter's structure hooks; unstructuring uses cattrs' own
-generated hooks. When `orjson` is installed (the `speedups` extra) it parses the bytes,
-with the standard `json` module deciding every body `orjson` reads differently.
+immutability allows. These functions are the converter's structure hooks; unstructuring
+uses cattrs' own generated hooks. When `orjson` is installed (the `speedups` extra) it
+parses the bytes, with the standard `json` module deciding every body `orjson` reads
+differently.
 """
 
 from __future__ import annotations
