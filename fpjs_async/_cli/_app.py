@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import os
 import sys
@@ -86,7 +87,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         status: int = args.run(args)
     except SystemExit as exit_:  # --help and --version
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        # On Python 3.10, anyio's stand-in for asyncio.Runner lets the Ctrl-C cancellation of
+        # the command's task out as CancelledError, not KeyboardInterrupt; nothing else
+        # cancels that outermost task.
         secrets.report("interrupted")
         return EXIT_INTERRUPTED
     except BrokenPipeError:

@@ -40,6 +40,12 @@ NEWEST = 1_000_000
 ROUNDS = 120
 
 
+def cancel_after(rng: random.Random, round_: int, longest: float) -> float:
+    """When to cancel a round: at random up to `longest`, except every eighth round, which
+    gets long enough for its calls to get answers even on a slow, loaded machine."""
+    return 0.5 if round_ % 8 == 7 else rng.uniform(0, longest)
+
+
 class SlowAPI:
     """A script answering after `LATENCY`: pages with a cursor, a 503 or a 429 now and then.
 
@@ -170,12 +176,12 @@ async def get_visits_storm(
 
     async with new_session(server, http_client) as session:
         for round_ in range(rounds):
-            with anyio.move_on_after(rng.uniform(0, 0.015)):
+            with anyio.move_on_after(cancel_after(rng, round_, 0.015)):
                 async with anyio.create_task_group() as group:
                     for index in range(MAX_CONCURRENCY * 2):
                         group.start_soon(call, f"v{round_}-{index}")
                         calls += 1
-        assert calls - completed >= 6 * rounds  # hundreds of calls cancelled on the way
+        assert calls - completed >= 4 * rounds  # hundreds of calls cancelled on the way
         assert completed > 0
         await assert_full_concurrency(server, api, session)
 
@@ -198,7 +204,7 @@ async def test_iter_visits_cancelled_hundreds_of_times(
     with no_warnings(caplog):
         async with new_session(server) as session:
             for round_ in range(ROUNDS):
-                with anyio.move_on_after(rng.uniform(0, 0.03)):
+                with anyio.move_on_after(cancel_after(rng, round_, 0.03)):
                     async with anyio.create_task_group() as group:
                         for index in range(MAX_CONCURRENCY + 2):
                             group.start_soon(walk, f"v{round_}-{index}")
@@ -228,7 +234,7 @@ async def test_fetch_many_cancelled_hundreds_of_times(
                     all_pages=all_pages,
                     max_pages=3 if all_pages else None,
                 )
-                with anyio.move_on_after(rng.uniform(0, 0.03)):
+                with anyio.move_on_after(cancel_after(rng, round_, 0.03)):
                     async with fetch as stream:
                         async for _ in stream:
                             results += 1
