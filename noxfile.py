@@ -42,14 +42,15 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on the package."""
-    session.install("mypy", "-e", ".[test,cli]")
+    session.install("mypy", "-e", ".[test,cli,http2]")
     session.run("mypy", "--strict", "fpjs_async")
 
 
 @nox.session
 def docs(session: nox.Session) -> None:
     """Build the documentation site with warnings as errors."""
-    session.install("-e", ".[docs]")
+    # ruff lets mkdocstrings format the signatures it shows.
+    session.install("-e", ".[docs]", "ruff")
     if not os.path.exists("mkdocs.yml"):
         session.skip("no mkdocs.yml yet")
     session.run(
