@@ -9,12 +9,11 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from datetime import datetime, timezone
 from importlib.metadata import entry_points
 
 import pytest
-from _cli_support import KEY, Ran, cli_emulator, longest_history, run, run_module
+from _cli_support import KEY, Ran, longest_history, run, run_module
 
 from fpjs_async import Visit, VisitorHistory
 from fpjs_async._cli import main
@@ -23,25 +22,7 @@ from fpjs_async._converter import converter, format_datetime
 from fpjs_async.testing import FakeServerAPI, Fault, serve_in_thread
 from fpjs_async.testing._server import READY_END, READY_PREFIX, VISITOR_PREFIX
 
-
-@pytest.fixture(scope="module")
-def fake() -> FakeServerAPI:
-    return cli_emulator()
-
-
-@pytest.fixture(scope="module")
-def url(fake: FakeServerAPI) -> Iterator[str]:
-    with serve_in_thread(fake) as base_url:
-        yield base_url
-
-
-@pytest.fixture(autouse=True)
-def environment(monkeypatch: pytest.MonkeyPatch, fake: FakeServerAPI) -> Iterator[None]:
-    """The key in the environment, a wide terminal for tables, no faults left behind."""
-    monkeypatch.setenv("FPJS_API_KEY", KEY)
-    monkeypatch.setenv("COLUMNS", "250")
-    yield
-    fake.clear_faults()
+pytestmark = pytest.mark.usefixtures("environment")
 
 
 def visits_of(ran: Ran) -> list[Visit]:

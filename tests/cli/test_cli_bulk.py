@@ -15,30 +15,14 @@ from typing import BinaryIO
 
 import anyio
 import pytest
-from _cli_support import KEY, Ran, cli_emulator, pages_of, run
+from _cli_support import KEY, Ran, pages_of, run
 
 from fpjs_async import Visit, VisitorHistory
 from fpjs_async._cli._input import read_visitor_ids
 from fpjs_async._converter import converter
-from fpjs_async.testing import FakeServerAPI, Fault, serve_in_thread
+from fpjs_async.testing import FakeServerAPI, Fault
 
-
-@pytest.fixture(scope="module")
-def fake() -> FakeServerAPI:
-    return cli_emulator()
-
-
-@pytest.fixture(scope="module")
-def url(fake: FakeServerAPI) -> Iterator[str]:
-    with serve_in_thread(fake) as base_url:
-        yield base_url
-
-
-@pytest.fixture(autouse=True)
-def environment(monkeypatch: pytest.MonkeyPatch, fake: FakeServerAPI) -> Iterator[None]:
-    monkeypatch.setenv("FPJS_API_KEY", KEY)
-    yield
-    fake.clear_faults()
+pytestmark = pytest.mark.usefixtures("environment")
 
 
 def ids_file(tmp_path: Path, text: str) -> str:
