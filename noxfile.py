@@ -24,11 +24,35 @@ os.environ["PATH"] = os.pathsep.join(
 )
 
 
+#: The extras every test run installs; the tests of the others skip without them.
+TEST_EXTRAS = "test,cli,http2,sealed,redis,aiohttp"
+#: The Python whose test run also installs `speedups`, so the orjson path is tested too.
+SPEEDUPS_PYTHON = "3.12"
+
+
 @nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
-    """The test suite, warnings as errors, on every installed Python from 3.10 to 3.13."""
-    session.install("-e", ".[test,cli,http2]")
+    """The test suite, warnings as errors, on every installed Python from 3.10 to 3.13.
+
+    The run on `SPEEDUPS_PYTHON` installs the `speedups` extra too; the others decode with
+    the standard `json` module alone.
+    """
+    extras = TEST_EXTRAS + (",speedups" if session.python == SPEEDUPS_PYTHON else "")
+    session.install("-e", f".[{extras}]")
     session.run("pytest", *session.posargs)
+
+
+@nox.session(python=SPEEDUPS_PYTHON)
+def coverage(session: nox.Session) -> None:
+    """Branch coverage of the test suite, with every extra (not part of the default run).
+
+    Prints the report with the lines and branches not covered; `coverage html` afterwards
+    writes it as pages to `htmlcov/`.
+    """
+    session.install("-e", f".[{TEST_EXTRAS},speedups]", "coverage[toml]>=7.4")
+    session.run("coverage", "erase")
+    session.run("coverage", "run", "-m", "pytest", "-q", *session.posargs)
+    session.run("coverage", "report")
 
 
 @nox.session
@@ -42,7 +66,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on the package."""
-    session.install("mypy", "-e", ".[test,cli,http2]")
+    session.install("mypy", "-e", f".[{TEST_EXTRAS},speedups]")
     session.run("mypy", "--strict", "fpjs_async")
 
 
@@ -58,8 +82,8 @@ def docs(session: nox.Session) -> None:
     )
 
 
-#: The official SDK the benchmarks compare against (installed in the bench session only).
-OFFICIAL_SDK = "fingerprint-pro-server-api-sdk==8.15.*"
+#: The official SDKs the benchmarks compare against, v3 and v4 (in the bench session only).
+OFFICIAL_SDKS = ["fingerprint-pro-server-api-sdk==8.15.*", "fingerprint-server-sdk==9.*"]
 
 
 @nox.session
@@ -69,7 +93,8 @@ def bench(session: nox.Session) -> None:
     `nox -s bench` runs every `benchmarks/*.py` not starting with `_`, without arguments;
     `nox -s bench -- request bulk` runs only the scripts named.
     """
-    session.install("-e", ".[cli,testing,speedups]", OFFICIAL_SDK)
+    # trio: the pacing benchmark runs on its virtual clock.
+    session.install("-e", ".[cli,testing,speedups,redis,aiohttp]", "trio", *OFFICIAL_SDKS)
     scripts = sorted(
         name.removesuffix(".py")
         for name in os.listdir("benchmarks")

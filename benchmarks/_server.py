@@ -1,4 +1,5 @@
-"""A minimal loopback HTTP/1.1 server of the benchmarks: `GET /visitors/<id>` from pre-built pages.
+"""A minimal loopback HTTP/1.1 server of the benchmarks: `GET /visitors/<id>` from pre-built pages
+and `GET /v4/events/<id>` from one pre-built event.
 
 The benchmarks measure clients, so the server must cost as little as possible and never
 share the client's event loop: it runs in a subprocess of its own, a bare asyncio
@@ -9,7 +10,8 @@ over a network.
 The pages are the emulator's synthetic data (`fpjs_async.testing.FakeServerAPI`): the
 newest `limit` visits of one visitor, with the cursors the API sends when more remain, for
 whatever visitor ID is asked. `limit` picks the page (1 to `MAX_VISITS`); without it the
-server answers `page_visits` visits.
+server answers `page_visits` visits. The event is the v4 event of the newest of those
+visits, answered for whatever event ID is asked.
 
 Use it from a benchmark::
 
@@ -59,9 +61,13 @@ class Pages:
             cursors too).
     """
 
-    def __init__(self, visits: list[dict[str, Any]], *, more: bool) -> None:
+    def __init__(
+        self, visits: list[dict[str, Any]], *, more: bool, event: dict[str, Any] | None = None
+    ) -> None:
         self._visits = visits
         self._more = more
+        #: The body of `GET /v4/events/<id>`.
+        self.event = _compact(event or {})
         self._encoded = [_compact(visit) for visit in visits]
         # What follows the visitor ID in a page of N visits, made on first use.
         self._tails: dict[int, bytes] = {}
@@ -75,7 +81,12 @@ class Pages:
         # (which has no `lastSeenAt`, a field the official SDK requires).
         (visitor_id,) = fake.populate(visitors=1, visits_per_visitor=MAX_VISITS + 1, seed=SEED)
         visits = fake.visits_of(visitor_id)[:MAX_VISITS]
-        return cls([converter.unstructure(visit) for visit in visits], more=True)
+        event = fake.events_of(visitor_id)[0]
+        return cls(
+            [converter.unstructure(visit) for visit in visits],
+            more=True,
+            event=converter.unstructure(event),
+        )
 
     @property
     def max_visits(self) -> int:
@@ -171,6 +182,8 @@ class _Connection(asyncio.Protocol):
         except ValueError:
             return _response("400 Bad Request", b'{"error":"bad request line"}', close=True), True
         url = urlsplit(target)
+        if method == "GET" and url.path.startswith("/v4/events/"):
+            return _response("200 OK", self._pages.event, close=close), close
         if method != "GET" or not url.path.startswith("/visitors/"):
             return _response("404 Not Found", b'{"error":"not found"}', close=close), close
         visitor_id = unquote(url.path[len("/visitors/") :])

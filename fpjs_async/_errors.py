@@ -9,6 +9,7 @@ __all__ = [
     "APIError",
     "AuthenticationError",
     "BadRequestError",
+    "ConflictError",
     "FingerprintError",
     "NotFoundError",
     "PaginationError",
@@ -16,6 +17,8 @@ __all__ = [
     "ResponseDecodeError",
     "ServerError",
     "TransportError",
+    "UnsealError",
+    "WebhookSignatureError",
     "api_error_from_response",
 ]
 
@@ -66,7 +69,7 @@ class APIError(FingerprintError):
 
 
 class BadRequestError(APIError):
-    """HTTP 400: the visitor ID or a query parameter was refused by the server."""
+    """HTTP 400 (or 413): the request, an ID or a query parameter was refused by the server."""
 
 
 class AuthenticationError(APIError):
@@ -77,11 +80,20 @@ class NotFoundError(APIError):
     """HTTP 404: the visitor ID is not known to the application."""
 
 
+class ConflictError(APIError):
+    """HTTP 409: the resource is not in a state that allows the request yet.
+
+    `update_event` answers 409 `state_not_ready` while an event is not mutable yet; that one
+    is retried like a 5xx before it is raised.
+    """
+
+
 class RateLimitError(APIError):
     """HTTP 429: too many requests.
 
     Attributes:
-        retry_after: Seconds the server asked to wait (from `Retry-After`), else `None`.
+        retry_after: Seconds the server asked to wait (from `Retry-After`), else `None`
+            (Server API v4 never sends `Retry-After`).
     """
 
     def __init__(
@@ -132,6 +144,43 @@ class PaginationError(FingerprintError):
     """The server sent a pagination cursor that does not move past the previous page."""
 
 
+class WebhookSignatureError(FingerprintError):
+    """A webhook's `fpjs-event-signature` does not match its body under the secret.
+
+    The message says which check failed; it never quotes the secret, the header or the body.
+
+    Attributes:
+        reason: Which check failed, e.g. `no v1 signature matches the body`.
+    """
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+    def __str__(self) -> str:
+        return f"the webhook's signature is not valid: {self.reason}"
+
+
+class UnsealError(FingerprintError):
+    """A sealed result could not be opened with any of the keys given.
+
+    Attributes:
+        reason: What failed, for the result as a whole.
+        errors: What each key tried gave, in the order of the keys (`errors[0]` is the first
+            key's). Empty when the result was refused before any key was tried (not base64,
+            a wrong header, too short). Neither says anything about the keys' bytes.
+    """
+
+    def __init__(self, reason: str, errors: tuple[str, ...] = ()) -> None:
+        self.reason = reason
+        self.errors = errors
+        super().__init__(reason, errors)
+
+    def __str__(self) -> str:
+        attempts = "".join(f"; key {index}: {error}" for index, error in enumerate(self.errors))
+        return f"{self.reason}{attempts}"
+
+
 def _rebuild(cls: type[APIError], state: dict[str, object]) -> APIError:
     error = cls.__new__(cls)
     error.__dict__.update(state)
@@ -171,6 +220,8 @@ _CLASS_BY_STATUS: Mapping[int, type[APIError]] = {
     400: BadRequestError,
     403: AuthenticationError,
     404: NotFoundError,
+    409: ConflictError,
+    413: BadRequestError,
     429: RateLimitError,
 }
 

@@ -1,10 +1,10 @@
-"""One request to `GET /visitors/:id`: build it, send it, retry it, map its status, decode it."""
+"""One request of either API version: send it, retry it, map its status, decode its body."""
 
 from __future__ import annotations
 
 import logging
 import time
-from typing import Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlencode
 
 import anyio
@@ -12,7 +12,7 @@ import attrs
 import httpx
 
 from fpjs_async import _retry
-from fpjs_async._converter import decode_history
+from fpjs_async._converter import decode_body
 from fpjs_async._errors import (
     APIError,
     FingerprintError,
@@ -21,25 +21,31 @@ from fpjs_async._errors import (
     api_error_from_response,
     excerpt,
 )
-from fpjs_async._limits import RateLimit
-from fpjs_async._models import VisitorHistory
-from fpjs_async._pools import Sender
-from fpjs_async._query import VisitsQuery
+from fpjs_async._limits import Pacer
 from fpjs_async._redact import redact_body, redact_error
 from fpjs_async._retry import RetryPolicy, parse_retry_after
+from fpjs_async._sender import Params, Reply, Sender
 
-__all__ = ["AuthMode", "Cooldown", "RequestStats", "Requester"]
+__all__ = ["ApiCall", "AuthMode", "Cooldown", "RequestStats", "Requester"]
 
 AuthMode = Literal["header", "query"]
+Method = Literal["GET", "PATCH", "DELETE"]
+
+T = TypeVar("T")
+
+#: The one 409 that goes away by itself: an event not yet mutable (`update_event`).
+_TRANSIENT_CONFLICT = "state_not_ready"
 
 logger = logging.getLogger("fpjs_async")
 
-# Failures on the wire that a new attempt may get past. UnsupportedProtocol, ProxyError and
-# LocalProtocolError are configuration or programming errors and fail at once.
+# Failures on the wire that a new attempt may get past, a body that does not decompress
+# included. UnsupportedProtocol, ProxyError and LocalProtocolError are configuration or
+# programming errors and fail at once.
 _RETRYABLE_TRANSPORT_ERRORS = (
     httpx.TimeoutException,
     httpx.NetworkError,
     httpx.RemoteProtocolError,
+    httpx.DecodingError,
 )
 
 
@@ -50,6 +56,8 @@ class RequestStats:
     requests: int = 0
     retries: int = 0
     rate_limited: int = 0
+    #: Seconds requests spent held back by a `Retry-After` cooldown or the pacer, summed.
+    waited: float = 0.0
 
 
 @attrs.define
@@ -71,20 +79,40 @@ class Cooldown:
             await _retry.sleep(remaining)
 
 
-def _describe(exc: httpx.TransportError) -> str:
+def _describe(exc: httpx.RequestError) -> str:
     # httpx messages carry no URL; the class name says what kind of failure it was.
     detail = str(exc).strip()
     return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
 
 
-def _attempt_deadline(timeout: httpx.Timeout) -> float | None:
-    """The longest one attempt may take: the longest of the client's timeouts (`None`: none)."""
-    phases = (timeout.connect, timeout.read, timeout.write, timeout.pool)
-    return max((t for t in phases if t is not None), default=None)
+@attrs.frozen
+class ApiCall:
+    """One operation of the API, validated and ready to send (the queries build them).
+
+    Attributes:
+        method: The HTTP method.
+        path: The path from the host root, IDs percent-encoded (`/v4/events/1708.Ab`).
+        params: The query string parameters, in order; a name may repeat.
+        body: The JSON body, encoded, or `None`.
+        version: The API version, which decides how the key is sent: v4 always with
+            `Authorization: Bearer`, v3 as the session's `auth` says.
+    """
+
+    method: Method
+    path: str
+    params: Params = ()
+    body: bytes | None = None
+    version: Literal[3, 4] = 4
+
+    @property
+    def where(self) -> str:
+        """`METHOD path`, as error messages and logs name the request."""
+        return f"{self.method} {self.path}"
 
 
-def _loggable_query(params: dict[str, str]) -> str:
-    shown = {name: value for name, value in params.items() if name != "token"}
+def _loggable_query(params: Params) -> str:
+    """The query string without the key (v3 query auth sends it as `token`)."""
+    shown = [(name, value) for name, value in params if name != "token"]
     return "?" + urlencode(shown) if shown else ""
 
 
@@ -92,38 +120,66 @@ def _loggable_query(params: dict[str, str]) -> str:
 class Requester:
     """Sends requests for one session: auth, session-wide limits, retries, error mapping."""
 
-    sender: Sender
+    sender: Sender[Any]
+    base_url: str
     api_key: str = attrs.field(repr=False)
     auth: AuthMode
     retry: RetryPolicy
     limiter: anyio.CapacityLimiter
-    rate_limit: RateLimit | None = None
+    pacer: Pacer
     cooldown: Cooldown = attrs.Factory(Cooldown)
     stats: RequestStats = attrs.Factory(RequestStats)
+    _bearer: dict[str, str] = attrs.field(init=False, repr=False)
+    _auth_token: dict[str, str] = attrs.field(init=False, repr=False)
 
-    async def get_visits(self, query: VisitsQuery) -> VisitorHistory:
-        """Send `query`, retrying per the policy; the decoded page or a `FingerprintError`."""
+    def __attrs_post_init__(self) -> None:
+        self._bearer = {"Authorization": f"Bearer {self.api_key}"}
+        self._auth_token = {"Auth-Token": self.api_key}
+
+    async def fetch(self, call: ApiCall, model: type[T]) -> T:
+        """Send `call`, retrying per the policy; its 2xx body decoded as `model`.
+
+        Raises:
+            FingerprintError: An error status, a failure on the wire or an undecodable body,
+                with the key removed from everything it quotes.
+        """
         try:
-            return await self._attempts(query)
+            reply = await self._attempts(call)
+            return self._decode(reply.content, reply.status, model)
         except FingerprintError as error:
             # Messages quote what the server sent, and a server may quote the key it got.
             redact_error(error, self.api_key)
             raise
 
-    async def _attempts(self, query: VisitsQuery) -> VisitorHistory:
-        path = query.path
-        params = query.params()
-        where = f"GET {path}"
+    async def execute(self, call: ApiCall) -> None:
+        """Send `call`, retrying per the policy, for an operation whose answer has no data."""
+        try:
+            await self._attempts(call)
+        except FingerprintError as error:
+            redact_error(error, self.api_key)
+            raise
+
+    async def _attempts(self, call: ApiCall) -> Reply:
+        """The first 2xx response to `call`, after the retries the policy allows."""
+        params, headers = self._auth(call)
+        request: Any = None  # built once, sent by every attempt
         attempt = 0
         while True:
             try:
-                response = await self._send(path, params)
+                if request is None:
+                    request = self.sender.prepare(
+                        call.method, call.path, params, headers, call.body
+                    )
+                reply = await self._send(call, request, params)
             except httpx.InvalidURL as exc:
-                # Raised while the request is built, before anything is sent (e.g. a visitor
-                # ID longer than any URL may be): an argument error like any other.
-                raise ValueError(f"the visitor ID and parameters make no URL: {exc}") from None
-            except httpx.TransportError as exc:
-                error = TransportError(f"{_describe(exc)} ({where})")
+                # Raised while the request is built, before anything is sent (e.g. an ID
+                # longer than any URL may be): an argument error like any other.
+                raise ValueError(f"the ID and parameters make no URL: {exc}") from None
+            except (httpx.TransportError, httpx.DecodingError) as exc:
+                # The request as sent, less the key: whoever reads the chained exception
+                # sees where it went, and no secret.
+                exc.request = httpx.Request(call.method, self._loggable_url(call))
+                error = TransportError(f"{_describe(exc)} ({call.where})")
                 if (
                     not isinstance(exc, _RETRYABLE_TRANSPORT_ERRORS)
                     or attempt >= self.retry.max_retries
@@ -132,10 +188,12 @@ class Requester:
                 wait = self.retry.backoff(attempt)
                 reason = type(exc).__name__
             else:
-                status = response.status_code
+                status = reply.status
+                if status != 429:
+                    self.pacer.on_success()
                 if 200 <= status < 300:
-                    return self._decode(response.content, status)
-                api_error, retry_wait = self._failure(response, where, attempt)
+                    return reply
+                api_error, retry_wait = self._failure(reply, call, attempt)
                 if retry_wait is None or attempt >= self.retry.max_retries:
                     raise api_error
                 wait = retry_wait
@@ -144,7 +202,7 @@ class Requester:
             self.stats.retries += 1
             logger.debug(
                 "retrying %s after %s (retry %d of %d, waiting %.2fs)",
-                where,
+                call.where,
                 reason,
                 attempt,
                 self.retry.max_retries,
@@ -152,10 +210,10 @@ class Requester:
             )
             await _retry.sleep(wait)
 
-    def _decode(self, content: bytes, status: int) -> VisitorHistory:
-        """The page in a 2xx body; a `ResponseDecodeError` quoting the body without the key."""
+    def _decode(self, content: bytes, status: int, model: type[T]) -> T:
+        """The model in a 2xx body; a `ResponseDecodeError` quoting the body without the key."""
         try:
-            return decode_history(content, status=status)
+            return decode_body(content, model, status=status)
         except ResponseDecodeError as error:
             failure = error
         redacted = redact_body(content, self.api_key)
@@ -164,26 +222,29 @@ class Requester:
         # Built afresh rather than edited: the excerpt's cut may fall inside the key.
         raise ResponseDecodeError(status, excerpt(redacted), failure.reason) from failure.__cause__
 
-    def _failure(
-        self, response: httpx.Response, where: str, attempt: int
-    ) -> tuple[APIError, float | None]:
+    def _failure(self, reply: Reply, call: ApiCall, attempt: int) -> tuple[APIError, float | None]:
         """The error for a non-2xx response and the wait before retrying it (`None`: don't)."""
-        status = response.status_code
-        method, _, path = where.partition(" ")
+        status = reply.status
         if 300 <= status < 400:
-            return APIError(status, None, "redirect not followed", method=method, path=path), None
+            error = APIError(
+                status, None, "redirect not followed", method=call.method, path=call.path
+            )
+            return error, None
         retry_after = None
         if status == 429:
             self.stats.rate_limited += 1
-            retry_after = parse_retry_after(response.headers.get("retry-after"))
+            retry_after = parse_retry_after(reply.headers.get("retry-after"))
+            # A 429 slows the whole session down, not only this request (see `Pacer`).
+            self.pacer.on_rate_limited(retry_after)
         error = api_error_from_response(
             status,
-            redact_body(response.content, self.api_key),
-            method=method,
-            path=path,
+            redact_body(reply.content, self.api_key),
+            method=call.method,
+            path=call.path,
             retry_after=retry_after,
         )
-        if not self.retry.is_retryable_status(status):
+        transient_conflict = status == 409 and error.code == _TRANSIENT_CONFLICT
+        if not (self.retry.is_retryable_status(status) or transient_conflict):
             return error, None
         if retry_after is None:
             return error, self.retry.backoff(attempt)
@@ -193,45 +254,45 @@ class Requester:
         self.cooldown.extend(retry_after)
         return error, retry_after
 
-    async def _acquire_slot(self) -> None:
-        """Take one of the session's `max_concurrency` slots, waiting for one if need be."""
+    def _auth(self, call: ApiCall) -> tuple[Params, dict[str, str]]:
+        """The parameters and headers of `call` with the key where its API version takes it."""
+        if call.version == 4:
+            return call.params, self._bearer
+        if self.auth == "header":
+            return call.params, self._auth_token
+        return (*call.params, ("token", self.api_key)), {}
+
+    def _loggable_url(self, call: ApiCall) -> str:
+        return self.base_url + call.path + _loggable_query(call.params)
+
+    async def _send(self, call: ApiCall, request: Any, params: Params) -> Reply:
+        """One attempt: within the session's limits, the request sent (each sender bounds the
+        attempt as a whole by its longest timeout)."""
         try:
             # A free slot is taken at once: `async with limiter` would first yield to the
             # event loop, which delays each request behind every callback ready to run.
             self.limiter.acquire_nowait()
         except anyio.WouldBlock:
             await self.limiter.acquire()
-
-    async def _send(self, path: str, params: dict[str, str]) -> httpx.Response:
-        headers: dict[str, str] = {}
-        if self.auth == "header":
-            headers["Auth-Token"] = self.api_key
-        else:
-            params = {**params, "token": self.api_key}
-        await self._acquire_slot()
         try:
-            await self.cooldown.wait()
-            if self.rate_limit is not None:
-                # After the cooldown: requests resume at the set rate, not all at once.
-                await self.rate_limit.wait()
+            held = _retry.clock()
+            if self.cooldown.until > held:
+                await self.cooldown.wait()
+            # After the cooldown: requests resume at the pacer's rate, not all at once.
+            await self.pacer.wait()
+            self.stats.waited += _retry.clock() - held
             self.stats.requests += 1
             started = time.perf_counter()
-            deadline = _attempt_deadline(self.sender.timeout)
-            try:
-                # httpx times each read alone: a server trickling its body byte by byte would
-                # hold the attempt forever without a deadline on the whole of it.
-                with anyio.fail_after(deadline):
-                    response = await self.sender.get(path, params, headers)
-            except TimeoutError:
-                raise httpx.ReadTimeout(f"no complete response within {deadline:g}s") from None
+            reply = await self.sender.send(request)
         finally:
             self.limiter.release()
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
-                "GET %s%s -> %d (%.1f ms)",
-                path,
+                "%s %s%s -> %d (%.1f ms)",
+                call.method,
+                call.path,
                 _loggable_query(params),
-                response.status_code,
+                reply.status,
                 (time.perf_counter() - started) * 1000,
             )
-        return response
+        return reply

@@ -21,11 +21,17 @@ __all__ = [
     "Country",
     "FrozenMapping",
     "IPLocation",
+    "JSON_KEY",
     "SeenAt",
     "Subdivision",
     "Visit",
     "VisitorHistory",
 ]
+
+
+#: The attrs metadata entry that names a field's JSON key when its model family's rule (camelCase
+#: for v3, the name itself for v4) cannot: a key that is no Python identifier (`5_minutes`).
+JSON_KEY = "json_key"
 
 
 class FrozenMapping(Mapping[str, Any]):

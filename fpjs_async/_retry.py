@@ -10,26 +10,21 @@ from email.utils import parsedate_to_datetime
 import anyio
 import attrs
 
+from fpjs_async import _validate
+
 __all__ = ["RetryPolicy", "clock", "parse_retry_after", "sleep"]
 
 #: Statuses that a later attempt may get past. 400, 403 and 404 never change on retry.
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
-def _non_negative(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
-    message = f"RetryPolicy.{attribute.name} must be a number >= 0, got {value!r}"
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(message)
-    if not value >= 0:  # written so that NaN is refused too
-        raise ValueError(message)
+def _seconds(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
+    # No upper bound: max_retry_after=math.inf waits for whatever the server asks.
+    _validate.number(f"RetryPolicy.{attribute.name}", value, at_least=0, finite=False)
 
 
-def _retry_count(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
-    message = f"RetryPolicy.max_retries must be an int >= 0, got {value!r}"
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(message)
-    if value < 0:
-        raise ValueError(message)
+def _retries(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
+    _validate.count(f"RetryPolicy.{attribute.name}", value, low=0)
 
 
 @attrs.frozen
@@ -50,10 +45,10 @@ class RetryPolicy:
             so that many clients do not retry in lockstep.
     """
 
-    max_retries: int = attrs.field(default=3, validator=_retry_count)
-    backoff_base: float = attrs.field(default=0.5, validator=_non_negative)
-    backoff_cap: float = attrs.field(default=8.0, validator=_non_negative)
-    max_retry_after: float = attrs.field(default=60.0, validator=_non_negative)
+    max_retries: int = attrs.field(default=3, validator=_retries)
+    backoff_base: float = attrs.field(default=0.5, validator=_seconds)
+    backoff_cap: float = attrs.field(default=8.0, validator=_seconds)
+    max_retry_after: float = attrs.field(default=60.0, validator=_seconds)
     jitter: bool = True
 
     def backoff(self, retry: int) -> float:

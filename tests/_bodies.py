@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -84,6 +84,17 @@ def ok(body: Any = None, **headers: str) -> httpx.Response:
     return httpx.Response(200, json=history() if body is None else body, headers=headers)
 
 
+def responder(responses: list[httpx.Response]) -> Callable[[httpx.Request], httpx.Response]:
+    """Answer each request with the next response, failing loudly past the last."""
+    queue = list(responses)
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        assert queue, f"unexpected extra request {request.url}"
+        return queue.pop(0)
+
+    return answer
+
+
 HTML_PAGE = (
     b"<html><head><title>502 Bad Gateway</title></head>"
     b"<body><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>"
@@ -109,3 +120,17 @@ def texts_of(exc: BaseException) -> Iterator[str]:
         yield str(item)
         yield repr(item)
         yield repr(item.args)
+
+
+#: A v4 event with its required fields only.
+MINIMAL_EVENT: dict[str, Any] = {"event_id": "1708102555327.NLOjmg", "timestamp": 1708102555327}
+
+
+def event_search(*events: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    """A `GET /v4/events` body holding `events` (the minimal event by default)."""
+    return {"events": list(events) if events else [MINIMAL_EVENT], **fields}
+
+
+def counts(stats: Any) -> tuple[int, int, int]:
+    """`(requests, retries, rate_limited)` of a `SessionStats` (its timings vary by run)."""
+    return (stats.requests, stats.retries, stats.rate_limited)

@@ -6,7 +6,8 @@ literal "your-secret-api-key"), any region, and the visitor IDs of `EXAMPLE_VISI
 several pages are needed at any `limit`, `since=` a week ago finds visits, a few visits carry
 the linked ID "order-7" (far apart, so a filtered walk meets empty pages), and some are
 incognito. The other example visitors have shorter histories. Any other visitor ID has no
-visits (the API answers an empty history).
+visits (the API answers an empty history). Each visit is a v4 event too, with the same ID,
+time, visitor, linked ID and incognito flag, so the v4 examples search the same histories.
 """
 
 from __future__ import annotations
@@ -94,5 +95,5 @@ def example_emulator() -> FakeServerAPI:
     """A new emulator with key `EXAMPLE_API_KEY` holding the example visitors."""
     fake = FakeServerAPI(EXAMPLE_API_KEY)
     for visitor_id, history in _example_histories().items():
-        fake.add_visits(visitor_id, history)
+        fake.add_visits(visitor_id, history, as_events=True)
     return fake

@@ -4,76 +4,34 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 
 import anyio
 import anyio.lowlevel
 import pytest
+from _bulk_support import BOTH_BACKENDS, HANG_GUARD, LATENCY, collect
+from _clocks import ManualClock
 
 from fpjs_async import (
     AuthenticationError,
     BadRequestError,
-    BulkFetch,
     BulkProgress,
     BulkResult,
     NotFoundError,
     RetryPolicy,
-    Session,
-    _retry,
 )
 from fpjs_async.testing import FakeServerAPI, Fault
 
 pytestmark = pytest.mark.anyio
 
 KEY = "bulk-key"
-#: Long enough for requests to overlap, short enough for quick tests.
-LATENCY = 0.005
-#: A guard against a hang: every test here finishes well within it.
-HANG_GUARD = 30
-#: For the tests of cancellation and failure, whose mechanics differ between the backends.
-BOTH_BACKENDS = pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
 
 
 def emulator(visitors: int, visits: tuple[int, int] = (1, 3), **options: object) -> FakeServerAPI:
     fake = FakeServerAPI(KEY, latency=LATENCY, **options)  # type: ignore[arg-type]
     fake.populate(visitors=visitors, visits_per_visitor=visits, seed=7)
     return fake
-
-
-async def collect(results: AsyncIterator[BulkResult]) -> list[BulkResult]:
-    return [result async for result in results]
-
-
-async def read_into(got: list[BulkResult], bulk: BulkFetch) -> None:
-    async with bulk as results:
-        async for result in results:
-            got.append(result)
-
-
-async def fail_on_first_result(bulk: BulkFetch) -> None:
-    async with bulk as results:
-        async for _ in results:
-            raise LookupError("stop here")
-
-
-async def wait_for_quiet(fake: FakeServerAPI) -> int:
-    """The request count, after a pause long enough for any straggler to arrive."""
-    await anyio.sleep(10 * LATENCY)
-    return len(fake.requests)
-
-
-class Counting:
-    """An iterable of IDs that records how many were taken from it."""
-
-    def __init__(self, ids: Iterator[str]) -> None:
-        self._ids = ids
-        self.pulled = 0
-
-    def __iter__(self) -> Iterator[str]:
-        for visitor_id in self._ids:
-            self.pulled += 1
-            yield visitor_id
 
 
 @BOTH_BACKENDS
@@ -175,81 +133,6 @@ async def test_429_storm_is_waited_out_together() -> None:
     assert stats.retries == refused
 
 
-@BOTH_BACKENDS
-async def test_break_stops_all_traffic() -> None:
-    fake = emulator(200, visits=(1, 1))
-    async with fake.session() as session:
-        received = 0
-        async with session.fetch_many(fake.visitor_ids, concurrency=8) as results:
-            async for _ in results:
-                received += 1
-                if received == 25:
-                    break
-        assert fake.in_flight == 0
-        sent = len(fake.requests)
-        assert await wait_for_quiet(fake) == sent
-    assert received == 25
-    # The workers in progress when the loop stopped, and the buffered results: no more.
-    assert sent <= 25 + 2 * 8
-
-
-async def test_endless_input_with_break() -> None:
-    fake = emulator(60, visits=(1, 1))
-
-    def endless() -> Iterator[str]:
-        yield from fake.visitor_ids
-        for number in itertools.count():
-            yield f"unknown-{number}"  # answered with an empty history
-
-    ids = Counting(endless())
-    async with fake.session() as session:
-        got = []
-        async with session.fetch_many(ids, concurrency=10) as results:
-            async for result in results:
-                got.append(result)
-                if len(got) == 50:
-                    break
-        sent = len(fake.requests)
-        assert await wait_for_quiet(fake) == sent
-    assert len(got) == 50
-    assert ids.pulled <= 50 + 2 * 10
-
-
-async def test_input_is_consumed_lazily() -> None:
-    fake = emulator(100, visits=(1, 1))
-    ids = Counting(iter(fake.visitor_ids))
-    concurrency = 4
-    ahead = []
-    received = 0
-    async with (
-        fake.session() as session,
-        session.fetch_many(ids, concurrency=concurrency) as results,
-    ):
-        async for _ in results:
-            received += 1
-            ahead.append(ids.pulled - received)
-            await anyio.sleep(LATENCY)  # a slow reader
-    assert received == 100
-    # In progress (one per worker) plus finished but not yet read (the buffer).
-    assert max(ahead) <= 2 * concurrency
-    assert fake.max_in_flight <= concurrency
-
-
-@BOTH_BACKENDS
-async def test_async_iterable_input() -> None:
-    fake = emulator(50, visits=(1, 2))
-
-    async def ids() -> AsyncIterator[str]:
-        for visitor_id in fake.visitor_ids:
-            await anyio.lowlevel.checkpoint()
-            yield visitor_id
-
-    async with fake.session() as session, session.fetch_many(ids(), concurrency=8) as results:
-        got = await collect(results)
-    assert sorted(r.visitor_id for r in got) == sorted(fake.visitor_ids)
-    assert all(r.ok for r in got)
-
-
 async def test_duplicates_are_fetched_once() -> None:
     fake = emulator(3)
     a, b, c = fake.visitor_ids
@@ -267,32 +150,25 @@ async def test_duplicates_are_fetched_once() -> None:
     assert progress[-1].visitors_done == 3
 
 
-async def test_empty_input_ends_at_once() -> None:
-    fake = emulator(1)
+async def test_without_dedupe_every_id_is_fetched_and_none_is_kept() -> None:
+    fake = emulator(2)
+    a, b = fake.visitor_ids
+    progress: list[BulkProgress] = []
     async with fake.session() as session:
-        async with session.fetch_many([]) as results:
-            assert await collect(results) == []
-        async with session.fetch_many(iter(())) as results:
-            assert await collect(results) == []
-    assert fake.requests == []
-
-
-@BOTH_BACKENDS
-async def test_raise_on_error_cancels_the_rest_and_raises() -> None:
-    fake = emulator(200, visits=(1, 1))
-    missing = fake.visitor_ids[30]
-    fake.add_fault(Fault.error(404), visitor_id=missing)
-    got: list[BulkResult] = []
-    async with fake.session() as session:
-        bulk = session.fetch_many(fake.visitor_ids, concurrency=8, raise_on_error=True)
-        with anyio.fail_after(HANG_GUARD), pytest.raises(NotFoundError) as caught:
-            await read_into(got, bulk)
-        assert fake.in_flight == 0
-        sent = len(fake.requests)
-        assert await wait_for_quiet(fake) == sent
-    assert missing in caught.value.path
-    assert all(r.ok for r in got)
-    assert sent < 200
+        bulk = session.fetch_many(
+            itertools.cycle([a, b]), concurrency=2, dedupe=False, on_progress=progress.append
+        )
+        got: list[BulkResult] = []
+        async with bulk as results:
+            async for result in results:
+                got.append(result)
+                if len(got) == 10:
+                    break
+    assert sorted(r.visitor_id for r in got) == sorted([a, b] * 5)
+    assert progress[-1].visitors_total_known >= 10
+    assert not progress[-1].total_is_final
+    # Repeats are taken as they come: nothing of the input was remembered.
+    assert not bulk._seen
 
 
 @BOTH_BACKENDS
@@ -303,44 +179,6 @@ async def test_raise_on_error_interrupts_a_busy_body() -> None:
         with anyio.fail_after(HANG_GUARD), pytest.raises(AuthenticationError):
             async with session.fetch_many(fake.visitor_ids, raise_on_error=True):
                 await anyio.sleep_forever()
-
-
-@BOTH_BACKENDS
-async def test_cancellation_from_outside_stops_everything() -> None:
-    fake = emulator(300, visits=(1, 1))
-    got: list[BulkResult] = []
-    async with fake.session() as session:
-        with anyio.move_on_after(20 * LATENCY) as scope:
-            async with session.fetch_many(fake.visitor_ids, concurrency=8) as results:
-                async for result in results:
-                    got.append(result)
-        assert scope.cancelled_caught
-        assert fake.in_flight == 0
-        sent = len(fake.requests)
-        assert await wait_for_quiet(fake) == sent
-    assert len(got) < 300
-
-
-@BOTH_BACKENDS
-async def test_an_exception_in_the_body_propagates_and_stops_the_workers() -> None:
-    fake = emulator(100, visits=(1, 1))
-    async with fake.session() as session:
-        with pytest.raises(LookupError, match="stop here"):
-            await fail_on_first_result(session.fetch_many(fake.visitor_ids, concurrency=8))
-        assert fake.in_flight == 0
-        sent = len(fake.requests)
-        assert await wait_for_quiet(fake) == sent
-    assert sent <= 1 + 2 * 8
-
-
-@pytest.mark.parametrize(("bad_id", "error"), [("", ValueError), (42, TypeError)])
-async def test_an_invalid_id_in_the_input_is_raised(bad_id: object, error: type[Exception]) -> None:
-    fake = emulator(3)
-    ids = [*fake.visitor_ids, bad_id]
-    async with fake.session() as session:
-        with pytest.raises(error, match="visitor_id"):
-            async with session.fetch_many(ids, concurrency=1) as results:  # type: ignore[arg-type]
-                await collect(results)
 
 
 @BOTH_BACKENDS
@@ -429,22 +267,15 @@ async def test_session_max_concurrency_is_shared_by_every_call() -> None:
     assert fake.max_in_flight == 4
 
 
-async def test_rate_limit_spaces_requests(monkeypatch: pytest.MonkeyPatch) -> None:
-    waits: list[float] = []
-
-    async def record(seconds: float) -> None:
-        waits.append(seconds)
-
-    # A clock that stands still: each reservation lands one interval after the previous.
-    monkeypatch.setattr(_retry, "sleep", record)
-    monkeypatch.setattr(_retry, "clock", lambda: 1000.0)
+async def test_rate_limit_spaces_requests(clock: ManualClock) -> None:
+    # The clock stands still: each reservation lands one interval after the previous.
     fake = FakeServerAPI(KEY)
     fake.populate(visitors=10, visits_per_visitor=1, seed=1)
     async with fake.session(rate_limit=50) as session:
         assert session.rate_limit == 50
         async with session.fetch_many(fake.visitor_ids, concurrency=4) as results:
             await collect(results)
-    assert sorted(waits) == pytest.approx([n / 50 for n in range(1, 10)])
+    assert sorted(clock.sleeps) == pytest.approx([n / 50 for n in range(1, 10)])
     assert len(fake.requests) == 10
 
 
@@ -456,6 +287,7 @@ async def test_rate_limit_spaces_requests(monkeypatch: pytest.MonkeyPatch) -> No
         ({"concurrency": 2.0}, TypeError, "concurrency"),
         ({"all_pages": 1}, TypeError, "all_pages"),
         ({"raise_on_error": "yes"}, TypeError, "raise_on_error"),
+        ({"dedupe": None}, TypeError, "dedupe"),
         ({"limit": 0}, ValueError, "limit"),
         ({"linked_id": ""}, ValueError, "linked_id"),
         ({"before": datetime(2024, 1, 1)}, ValueError, "before"),
@@ -474,30 +306,3 @@ async def test_options_are_checked_before_anything_is_sent(
         with pytest.raises(error, match=match):
             session.fetch_many(fake.visitor_ids, **options)  # type: ignore[arg-type]
     assert fake.requests == []
-
-
-@pytest.mark.parametrize("ids", ["visitor", b"visitor", 42, None])
-async def test_visitor_ids_must_be_an_iterable_of_ids(ids: object) -> None:
-    async with Session(KEY) as session:
-        with pytest.raises(TypeError, match="visitor_ids"):
-            session.fetch_many(ids)  # type: ignore[arg-type]
-
-
-async def test_a_closed_session_refuses() -> None:
-    session = Session(KEY)
-    await session.aclose()
-    with pytest.raises(RuntimeError, match="closed"):
-        session.fetch_many(["a"])
-
-
-async def test_the_context_is_entered_once() -> None:
-    fake = emulator(2)
-    async with fake.session() as session:
-        bulk = session.fetch_many(fake.visitor_ids)
-        assert bulk.progress().visitors_done == 0
-        async with bulk as results:
-            await collect(results)
-        assert bulk.progress().visitors_done == 2
-        with pytest.raises(RuntimeError, match="once"):
-            async with bulk:
-                pass

@@ -13,6 +13,7 @@ from fpjs_async import (
     APIError,
     AuthenticationError,
     BadRequestError,
+    ConflictError,
     FingerprintError,
     NotFoundError,
     PaginationError,
@@ -31,6 +32,8 @@ CLASS_BY_STATUS: list[tuple[int, type[APIError]]] = [
     (400, BadRequestError),
     (403, AuthenticationError),
     (404, NotFoundError),
+    (409, ConflictError),
+    (413, BadRequestError),
     (429, RateLimitError),
     (500, ServerError),
     (501, ServerError),
@@ -38,7 +41,6 @@ CLASS_BY_STATUS: list[tuple[int, type[APIError]]] = [
     (503, ServerError),
     (504, ServerError),
     (401, APIError),
-    (409, APIError),
     (418, APIError),
 ]
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _shared import OPENAPI_FIXTURES
 
 from fpjs_async import (
     APIError,
@@ -23,17 +24,19 @@ from fpjs_async import (
     SeenAt,
     Visit,
 )
-from fpjs_async._converter import decode_history, parse_datetime, to_camel
+from fpjs_async._converter import decode_history
+from fpjs_async._datetimes import parse_datetime
 from fpjs_async._errors import api_error_from_response
-
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "openapi"
+from fpjs_async._families import to_camel
 
 
 def _bodies(kind: str) -> list[Any]:
-    if not FIXTURES.is_dir():
-        return [pytest.param(None, marks=pytest.mark.skip(reason=f"{FIXTURES} is absent"))]
+    if not OPENAPI_FIXTURES.is_dir():
+        return [pytest.param(None, marks=pytest.mark.skip(reason=f"{OPENAPI_FIXTURES} is absent"))]
     files = sorted(
-        path for path in FIXTURES.glob("*/*.json") if ("_200_" in path.name) == (kind == "success")
+        path
+        for path in OPENAPI_FIXTURES.glob("*/*.json")
+        if ("_200_" in path.name) == (kind == "success")
     )
     return [pytest.param(path, id=f"{path.parent.name}/{path.stem}") for path in files]
 

@@ -8,17 +8,18 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 import respx
-from _bodies import API_KEY, HTML_PAGE, US, encode, history
+from _bodies import API_KEY, HTML_PAGE, US, counts, encode, history
 
 from fpjs_async import (
     RateLimitError,
     ResponseDecodeError,
     RetryPolicy,
     Session,
-    SessionStats,
     TransportError,
 )
 from fpjs_async._errors import EXCERPT_CHARS
+from fpjs_async._h1 import Headers
+from fpjs_async._sender import Reply
 
 pytestmark = pytest.mark.anyio
 
@@ -96,9 +97,43 @@ async def test_each_request_is_logged_at_debug_without_the_key(
 async def test_stats_count_requests(session: Session, respx_mock: respx.MockRouter) -> None:
     respx_mock.get(URL).mock(side_effect=[httpx.Response(200, json=history())] * 2)
     respx_mock.get(US + "/visitors/gone").respond(429, json={"error": "too many requests"})
-    assert session.stats == SessionStats(0, 0, 0)
+    assert counts(session.stats) == (0, 0, 0)
     await session.get_visits("v")
     await session.get_visits("v")
     with pytest.raises(RateLimitError, match="429"):
         await session.get_visits("gone")
-    assert session.stats == SessionStats(requests=3, retries=0, rate_limited=1)
+    assert counts(session.stats) == (3, 0, 1)
+
+
+class ScriptedSender:
+    """Answers each send with the next of `statuses`, counting what it was asked to do."""
+
+    def __init__(self, *statuses: int) -> None:
+        self.statuses = list(statuses)
+        self.prepared: list[tuple[object, ...]] = []
+        self.sent: list[object] = []
+
+    def prepare(self, *request: object) -> object:
+        self.prepared.append(request)
+        return request
+
+    async def send(self, request: object) -> Reply:
+        self.sent.append(request)
+        body = encode(history()) if self.statuses[0] == 200 else b'{"error": "busy"}'
+        return Reply(self.statuses.pop(0), Headers(), body)
+
+    async def aclose(self) -> None:
+        pass
+
+
+async def test_a_request_is_built_once_and_sent_by_every_attempt() -> None:
+    sender = ScriptedSender(503, 503, 200)
+    retry = RetryPolicy(max_retries=2, backoff_base=0, jitter=False)
+    async with Session(API_KEY, retry=retry) as session:
+        session._requester.sender = sender
+        page = await session.get_visits("v", limit=5)
+        assert session.stats.retries == 2
+    assert page.visitor_id == history()["visitorId"]
+    [request] = sender.prepared
+    assert request == ("GET", "/visitors/v", (("limit", "5"),), {"Auth-Token": API_KEY}, None)
+    assert sender.sent == [request] * 3

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 
 import httpx
 import pytest
 import respx
+from _bodies import responder
 
 import fpjs_async
-from fpjs_async import PaginationError, RetryPolicy, Session
+from fpjs_async import PaginationError, Session, _pagination
 from fpjs_async.testing import FakeServerAPI
 
 pytestmark = pytest.mark.anyio
@@ -31,28 +32,9 @@ def page(visits: list[dict[str, Any]], **cursor: Any) -> httpx.Response:
 
 
 @pytest.fixture
-async def session() -> AsyncIterator[Session]:
-    async with Session("key", retry=RetryPolicy(max_retries=0)) as fp:
-        yield fp
-
-
-@pytest.fixture
-def api() -> respx.MockRouter:
+def api() -> Iterator[respx.MockRouter]:
     with respx.mock(base_url=BASE, assert_all_called=False) as router:
         yield router
-
-
-def responder(
-    responses: list[httpx.Response],
-) -> Callable[[httpx.Request], httpx.Response]:
-    """Answer each request with the next response, failing loudly past the last."""
-    queue = list(responses)
-
-    def answer(request: httpx.Request) -> httpx.Response:
-        assert queue, f"unexpected extra request {request.url}"
-        return queue.pop(0)
-
-    return answer
 
 
 async def test_follows_last_timestamp_with_every_filter(
@@ -317,3 +299,60 @@ async def test_unknown_visitor_is_an_empty_iteration_after_one_request() -> None
     async with fake.session() as fp:
         assert [v async for v in fp.iter_visits("nobody")] == []
     assert len(fake.requests) == 1
+
+
+# --- the cursor-generic pager ------------------------------------------------------------
+
+
+class Pages:
+    """A toy API: the query is a cursor (an int), a page is (items, next cursor or None)."""
+
+    def __init__(self, pages: list[tuple[list[int], int | None]]) -> None:
+        self.pages = pages
+        self.sent: list[int] = []
+
+    async def fetch(self, cursor: int) -> tuple[list[int], int | None]:
+        self.sent.append(cursor)
+        return self.pages[cursor]
+
+
+def advance(cursor: int, page: tuple[list[int], int | None]) -> int | None:
+    return page[1]
+
+
+def items_of(page: tuple[list[int], int | None]) -> list[int]:
+    return page[0]
+
+
+async def test_the_pager_walks_any_cursor_across_empty_pages() -> None:
+    api = Pages([([9, 8], 1), ([], 2), ([], 3), ([5], None)])
+    items = _pagination.iter_items(_pagination.iter_pages(api.fetch, 0, advance), items_of)
+    assert [item async for item in items] == [9, 8, 5]
+    assert api.sent == [0, 1, 2, 3]
+
+
+async def test_the_item_stream_stops_before_a_wasted_request() -> None:
+    pages = [([9, 8], 1), ([7, 6], 2), ([5], None)]
+    kept = Pages(pages)
+    stream = _pagination.iter_items(
+        _pagination.iter_pages(kept.fetch, 0, advance), items_of, keep=lambda item: item > 7
+    )
+    assert [item async for item in stream] == [9, 8]
+    assert kept.sent == [0, 1]  # the first item of page 2 said stop
+    last = Pages(pages)
+    stream = _pagination.iter_items(
+        _pagination.iter_pages(last.fetch, 0, advance), items_of, last=lambda page: 8 in page[0]
+    )
+    assert [item async for item in stream] == [9, 8]
+    assert last.sent == [0]  # the page itself said nothing further is wanted
+
+
+async def test_closing_the_item_stream_closes_the_pages() -> None:
+    api = Pages([([9, 8], 1), ([7], None)])
+    pages = _pagination.iter_pages(api.fetch, 0, advance)
+    items = _pagination.iter_items(pages, items_of)
+    assert await anext(items) == 9
+    await items.aclose()
+    with pytest.raises(StopAsyncIteration):
+        await anext(pages)
+    assert api.sent == [0]

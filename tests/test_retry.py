@@ -15,7 +15,8 @@ import attrs
 import httpx
 import pytest
 import respx
-from _bodies import API_KEY, US, ok
+from _bodies import API_KEY, US, counts, ok
+from _clocks import ManualClock
 
 from fpjs_async import (
     APIError,
@@ -23,9 +24,7 @@ from fpjs_async import (
     RetryPolicy,
     ServerError,
     Session,
-    SessionStats,
     TransportError,
-    _retry,
 )
 from fpjs_async._retry import parse_retry_after
 
@@ -34,35 +33,10 @@ pytestmark = pytest.mark.anyio
 URL = US + "/visitors/v"
 
 
-@attrs.define
-class FakeTime:
-    """Stands in for the library's clock and sleep: waits are recorded, not waited."""
-
-    now: float = 1000.0
-    waits: list[float] = attrs.Factory(list)
-    #: When set, the first sleep blocks until this event is set.
-    hold_first: anyio.Event | None = None
-    first_sleeping: anyio.Event = attrs.Factory(anyio.Event)
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.waits.append(seconds)
-        if not self.first_sleeping.is_set():
-            self.first_sleeping.set()
-            if self.hold_first is not None:
-                await self.hold_first.wait()
-        self.now += seconds
-        await anyio.lowlevel.checkpoint()
-
-
 @pytest.fixture
-def fake_time(monkeypatch: pytest.MonkeyPatch) -> FakeTime:
-    fake = FakeTime()
-    monkeypatch.setattr(_retry, "sleep", fake.sleep)
-    monkeypatch.setattr(_retry, "clock", fake.clock)
-    return fake
+def fake_time(monkeypatch: pytest.MonkeyPatch) -> ManualClock:
+    """Waits are recorded, not waited, and move the clock on by their length."""
+    return ManualClock(now=1000.0, sleeps_move_time=True).install(monkeypatch)
 
 
 @pytest.fixture
@@ -88,15 +62,18 @@ def failing(status: int, body: str = "", **headers: str) -> httpx.Response:
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504, 429])
 async def test_retryable_status_then_success(
-    session: Session, respx_mock: respx.MockRouter, fake_time: FakeTime, status: int
+    session: Session, respx_mock: respx.MockRouter, fake_time: ManualClock, status: int
 ) -> None:
     route = respx_mock.get(URL).mock(side_effect=[failing(status), failing(status), ok()])
     page = await session.get_visits("v")
     assert page.visits
     assert route.call_count == 3
-    assert fake_time.waits == [0.5, 1.0]
+    backoffs, pacing = fake_time.sleeps[:2], fake_time.sleeps[2:]
+    assert backoffs == [0.5, 1.0]
+    # A 429 without Retry-After also paces the session: the last attempt waited its turn.
+    assert (len(pacing) == 1 and pacing[0] > 0) if status == 429 else not pacing
     limited = 2 if status == 429 else 0
-    assert session.stats == SessionStats(requests=3, retries=2, rate_limited=limited)
+    assert counts(session.stats) == (3, 2, limited)
 
 
 @pytest.mark.parametrize(
@@ -106,7 +83,7 @@ async def test_retryable_status_then_success(
 async def test_429_waits_retry_after_or_backs_off(
     session: Session,
     respx_mock: respx.MockRouter,
-    fake_time: FakeTime,
+    fake_time: ManualClock,
     retry_after: str,
     wait: float,
 ) -> None:
@@ -115,17 +92,17 @@ async def test_429_waits_retry_after_or_backs_off(
     )
     await session.get_visits("v")
     assert route.call_count == 2
-    assert fake_time.waits == [wait]
+    assert fake_time.sleeps == [wait]
 
 
 async def test_429_with_an_http_date_retry_after(
-    session: Session, respx_mock: respx.MockRouter, fake_time: FakeTime
+    session: Session, respx_mock: respx.MockRouter, fake_time: ManualClock
 ) -> None:
     when = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=30), usegmt=True)
     route = respx_mock.get(URL).mock(side_effect=[failing(429, **{"Retry-After": when}), ok()])
     await session.get_visits("v")
     assert route.call_count == 2
-    [waited] = fake_time.waits
+    [waited] = fake_time.sleeps
     assert 20 < waited <= 30
 
 
@@ -140,7 +117,7 @@ def _in_an_hour() -> str:
 async def test_429_asking_too_long_a_wait_raises_at_once(
     make_session: Callable[..., Session],
     respx_mock: respx.MockRouter,
-    fake_time: FakeTime,
+    fake_time: ManualClock,
     max_retry_after: float,
     retry_after: Callable[[], str],
     low: float,
@@ -154,19 +131,19 @@ async def test_429_asking_too_long_a_wait_raises_at_once(
     assert caught.value.retry_after is not None
     assert low <= caught.value.retry_after <= high
     assert route.call_count == 1
-    assert fake_time.waits == []
+    assert fake_time.sleeps == []
 
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 501])
 async def test_client_errors_are_never_retried(
-    session: Session, respx_mock: respx.MockRouter, fake_time: FakeTime, status: int
+    session: Session, respx_mock: respx.MockRouter, fake_time: ManualClock, status: int
 ) -> None:
     route = respx_mock.get(URL).mock(return_value=failing(status))
     with pytest.raises(APIError) as caught:
         await session.get_visits("v")
     assert caught.value.status == status
     assert route.call_count == 1
-    assert fake_time.waits == []
+    assert fake_time.sleeps == []
     assert session.stats.retries == 0
 
 
@@ -174,7 +151,7 @@ async def test_client_errors_are_never_retried(
 async def test_exhausted_retries_raise_the_last_error(
     make_session: Callable[..., Session],
     respx_mock: respx.MockRouter,
-    fake_time: FakeTime,
+    fake_time: ManualClock,
     max_retries: int,
 ) -> None:
     attempts = [failing(503, f"attempt {n}") for n in range(1, max_retries + 2)]
@@ -184,7 +161,7 @@ async def test_exhausted_retries_raise_the_last_error(
             await session.get_visits("v")
     assert caught.value.message == f"attempt {max_retries + 1}"
     assert route.call_count == max_retries + 1
-    assert fake_time.waits == [0.5, 1.0, 2.0][:max_retries]
+    assert fake_time.sleeps == [0.5, 1.0, 2.0][:max_retries]
 
 
 RETRIED_TRANSPORT_ERRORS = [
@@ -201,16 +178,16 @@ RETRIED_TRANSPORT_ERRORS = [
 
 @pytest.mark.parametrize("error", RETRIED_TRANSPORT_ERRORS)
 async def test_transport_errors_are_retried(
-    session: Session, respx_mock: respx.MockRouter, fake_time: FakeTime, error: type[Exception]
+    session: Session, respx_mock: respx.MockRouter, fake_time: ManualClock, error: type[Exception]
 ) -> None:
     route = respx_mock.get(URL).mock(side_effect=[error, error, ok()])
     await session.get_visits("v")
     assert route.call_count == 3
-    assert fake_time.waits == [0.5, 1.0]
+    assert fake_time.sleeps == [0.5, 1.0]
 
 
 async def test_exhausted_transport_retries_raise_transport_error(
-    session: Session, respx_mock: respx.MockRouter, fake_time: FakeTime
+    session: Session, respx_mock: respx.MockRouter, fake_time: ManualClock
 ) -> None:
     side_effects = [httpx.ConnectError, httpx.ReadTimeout, httpx.ConnectError, httpx.ReadTimeout]
     route = respx_mock.get(URL).mock(side_effect=side_effects)
@@ -218,27 +195,27 @@ async def test_exhausted_transport_retries_raise_transport_error(
         await session.get_visits("v")
     assert type(caught.value.__cause__) is httpx.ReadTimeout
     assert route.call_count == 4
-    assert fake_time.waits == [0.5, 1.0, 2.0]
+    assert fake_time.sleeps == [0.5, 1.0, 2.0]
 
 
 @pytest.mark.parametrize(
     "error", [httpx.UnsupportedProtocol, httpx.LocalProtocolError, httpx.ProxyError]
 )
 async def test_configuration_transport_errors_fail_at_once(
-    session: Session, respx_mock: respx.MockRouter, fake_time: FakeTime, error: type[Exception]
+    session: Session, respx_mock: respx.MockRouter, fake_time: ManualClock, error: type[Exception]
 ) -> None:
     route = respx_mock.get(URL).mock(side_effect=error)
     with pytest.raises(TransportError) as caught:
         await session.get_visits("v")
     assert type(caught.value.__cause__) is error
     assert route.call_count == 1
-    assert fake_time.waits == []
+    assert fake_time.sleeps == []
 
 
 async def test_each_retry_is_logged_at_debug(
     session: Session,
     respx_mock: respx.MockRouter,
-    fake_time: FakeTime,
+    fake_time: ManualClock,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="fpjs_async")
@@ -257,22 +234,22 @@ async def test_each_retry_is_logged_at_debug(
 
 
 async def test_retry_after_holds_back_the_next_call_on_the_session(
-    make_session: Callable[..., Session], respx_mock: respx.MockRouter, fake_time: FakeTime
+    make_session: Callable[..., Session], respx_mock: respx.MockRouter, fake_time: ManualClock
 ) -> None:
     respx_mock.get(URL).mock(return_value=failing(429, **{"Retry-After": "2"}))
     other = respx_mock.get(US + "/visitors/w").mock(return_value=ok())
     async with make_session(max_retries=0) as session:
         with pytest.raises(RateLimitError):
             await session.get_visits("v")
-        assert fake_time.waits == []
+        assert fake_time.sleeps == []
         await session.get_visits("w")
-        assert session.stats == SessionStats(requests=2, retries=0, rate_limited=1)
-    assert fake_time.waits == [2.0]
+        assert counts(session.stats) == (2, 0, 1)
+    assert fake_time.sleeps == [2.0]
     assert other.call_count == 1
 
 
 async def test_retry_after_holds_back_concurrent_calls(
-    session: Session, respx_mock: respx.MockRouter, fake_time: FakeTime
+    session: Session, respx_mock: respx.MockRouter, fake_time: ManualClock
 ) -> None:
     events: list[str] = []
 
@@ -303,9 +280,9 @@ async def test_retry_after_holds_back_concurrent_calls(
         fake_time.hold_first.set()
 
     # The second call waited out the cooldown before its request was sent.
-    assert fake_time.waits == [2.0, 2.0]
+    assert fake_time.sleeps == [2.0, 2.0]
     assert events == ["v 429", "w 200", "w done", "v 200", "v done"]
-    assert session.stats == SessionStats(requests=3, retries=1, rate_limited=1)
+    assert counts(session.stats) == (3, 1, 1)
 
 
 def test_backoff_is_exponential_and_capped() -> None:

@@ -9,7 +9,8 @@ from typing import Any
 import httpx
 import pytest
 import respx
-from _bodies import AP, API_KEY, EU, HTML_PAGE, US, history, ok, texts_of, visit
+from _bodies import AP, API_KEY, EU, HTML_PAGE, US, counts, history, ok, texts_of, visit
+from _clocks import ManualClock
 
 from fpjs_async import (
     APIError,
@@ -17,8 +18,6 @@ from fpjs_async import (
     Region,
     RetryPolicy,
     Session,
-    SessionStats,
-    _retry,
 )
 
 pytestmark = [pytest.mark.anyio, pytest.mark.respx(assert_all_called=False)]
@@ -118,7 +117,7 @@ def test_base_url_refused(base_url: str, words: str) -> None:
         ({"region": 1}, TypeError, "region"),
         ({"region": None}, TypeError, "region"),
         ({"base_url": b"https://proxy.example"}, TypeError, "base_url"),
-        ({"auth": "bearer"}, ValueError, "auth must be 'header' or 'query'"),
+        ({"auth": "bearer"}, ValueError, "auth must be one of 'header', 'query'"),
         ({"auth": None}, TypeError, "auth"),
         ({"auth": 1}, TypeError, "auth"),
         ({"timeout": 0}, ValueError, "timeout"),
@@ -168,7 +167,7 @@ async def test_properties() -> None:
     async with Session(API_KEY, retry=policy, max_concurrency=7, timeout=3) as session:
         assert session.retry is policy
         assert session.max_concurrency == 7
-        assert session.stats == SessionStats(0, 0, 0)
+        assert counts(session.stats) == (0, 0, 0)
     async with Session(API_KEY, timeout=httpx.Timeout(2.0, connect=1.0)) as session:
         assert session.retry == RetryPolicy()
 
@@ -278,14 +277,10 @@ OUTCOMES: list[Any] = [
 async def test_the_key_never_appears(
     respx_mock: respx.MockRouter,
     caplog: pytest.LogCaptureFixture,
-    monkeypatch: pytest.MonkeyPatch,
+    clock: ManualClock,
     auth: str,
     outcome: Any,
 ) -> None:
-    async def no_wait(seconds: float) -> None:
-        pass
-
-    monkeypatch.setattr(_retry, "sleep", no_wait)
     caplog.set_level(logging.DEBUG, logger="fpjs_async")
     route = respx_mock.get(US + "/visitors/v").mock(side_effect=[outcome, outcome])
     async with Session(

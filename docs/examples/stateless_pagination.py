@@ -1,8 +1,9 @@
 """Stateless pagination in a web API: the cursor travels to the client and back.
 
-Each request of our client fetches one page from the Server API; the response carries an
-opaque `next` token (the page's cursor, base64url JSON) that the client sends to get the
-following page. The server keeps nothing between requests. Built on the FastAPI recipe.
+Each request of our client fetches one page of a visitor's events from the Server API (v4);
+the response carries an opaque `next` token (the page's `pagination_key` and the search it
+belongs to, base64url JSON) that the client sends to get the following page. The server
+keeps nothing between requests. Built on the FastAPI recipe.
 Run it from docs/examples with `FPJS_API_KEY=... uvicorn stateless_pagination:app`.
 """
 
@@ -11,28 +12,52 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, HTTPException, Query
 from fastapi_app import Fingerprint, SessionFactory
 from fastapi_app import create_app as create_base_app
-from web_common import session_from_environment, visit_json
+from web_common import session_from_environment
 
 import fpjs_async
 
 router = APIRouter()
 
+#: How far back a walk reaches: a day within the 30 days that paid plans keep (the API
+#: refuses a `start` beyond them, and checks it when the request arrives).
+HISTORY = timedelta(days=29)
 
-def encode_token(visitor_id: str, cursor: dict[str, Any] | None) -> str | None:
-    """The `next` token of a page: its cursor, bound to the visitor. `None` on the last page."""
+
+def event_json(event: fpjs_async.Event) -> dict[str, Any]:
+    """The fields of an event that a web client needs, as JSON-ready values."""
+    browser = event.browser_details
+    return {
+        "event_id": event.event_id,
+        "time": event.time.isoformat(),
+        "url": event.url,
+        "ip_address": event.ip_address,
+        "incognito": event.incognito,
+        "linked_id": event.linked_id,
+        "browser": None if browser is None else browser.browser_name,
+        "os": None if browser is None else browser.os,
+    }
+
+
+def encode_token(visitor_id: str, start: int, cursor: dict[str, Any] | None) -> str | None:
+    """The `next` token of a page: its cursor, bound to the search. `None` on the last page.
+
+    A `pagination_key` is valid only with the filters of the search it came from, so the
+    token carries them (the visitor and `start`) with it.
+    """
     if cursor is None:
         return None
-    data = json.dumps({"visitor_id": visitor_id, **cursor}, separators=(",", ":"))
+    data = json.dumps({"visitor_id": visitor_id, "start": start, **cursor}, separators=(",", ":"))
     return base64.urlsafe_b64encode(data.encode()).decode().rstrip("=")
 
 
-def decode_token(visitor_id: str, token: str) -> dict[str, Any]:
-    """The cursor in a `next` token, as keyword arguments of `get_visits`.
+def decode_token(visitor_id: str, token: str) -> tuple[int, dict[str, Any]]:
+    """The `start` and the cursor in a `next` token (keyword arguments of `search_events`).
 
     Raises:
         HTTPException: 400, the token is not one of ours for this visitor.
@@ -41,36 +66,47 @@ def decode_token(visitor_id: str, token: str) -> dict[str, Any]:
         data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
     except (binascii.Error, ValueError):
         raise HTTPException(400, "invalid next token") from None
-    if not isinstance(data, dict) or data.pop("visitor_id", None) != visitor_id:
+    # Exactly our fields, of the right types: the client cannot smuggle in other arguments.
+    if (
+        not isinstance(data, dict)
+        or data.keys() != {"visitor_id", "start", "pagination_key"}
+        or data["visitor_id"] != visitor_id
+        or type(data["start"]) is not int
+        or data["start"] < 0
+        or not isinstance(data["pagination_key"], str)
+        or not data["pagination_key"]
+    ):
         raise HTTPException(400, "invalid next token")
-    # Exactly one cursor, of the right type: the client cannot smuggle in other arguments.
-    if data.keys() == {"pagination_key"} and isinstance(data["pagination_key"], str):
-        return data
-    if data.keys() == {"before"} and type(data["before"]) is int and data["before"] >= 0:
-        return data
-    raise HTTPException(400, "invalid next token")
+    return data["start"], {"pagination_key": data["pagination_key"]}
 
 
-@router.get("/visitors/{visitor_id}/pages")
-async def visits_page(
+@router.get("/visitors/{visitor_id}/events")
+async def events_page(
     visitor_id: str,
     fingerprint: Fingerprint,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
     next_token: Annotated[str | None, Query(alias="next")] = None,
 ) -> dict[str, Any]:
-    """One page of the visitor's history; pass its `next` back to get the following one."""
-    cursor = {} if next_token is None else decode_token(visitor_id, next_token)
+    """One page of the visitor's events, newest first; pass its `next` back for the next."""
+    if next_token is None:
+        start = int((datetime.now(timezone.utc) - HISTORY).timestamp() * 1000)
+        cursor: dict[str, Any] = {}
+    else:
+        start, cursor = decode_token(visitor_id, next_token)
     try:
-        page = await fingerprint.get_visits(visitor_id, limit=limit, **cursor)
+        page = await fingerprint.search_events(
+            visitor_id=visitor_id, start=start, limit=limit, **cursor
+        )
     except fpjs_async.BadRequestError:
         if not cursor:
             raise
-        # The API refused the cursor (e.g. a made-up pagination key): the client's fault.
+        # The API refused the cursor (a made-up key, a start now out of reach): the
+        # client's doing.
         raise HTTPException(400, "invalid next token") from None
     return {
-        "visitor_id": page.visitor_id,
-        "visits": [visit_json(visit) for visit in page.visits],
-        "next": encode_token(visitor_id, page.next_page_params()),
+        "visitor_id": visitor_id,
+        "events": [event_json(event) for event in page.events],
+        "next": encode_token(visitor_id, start, page.next_page_params()),
     }
 
 

@@ -1,9 +1,10 @@
-"""An async worker: keeps a local copy of the histories of the visitors it is sent.
+"""An async worker: keeps a local copy of the events of the visitors it is sent.
 
 Visitor IDs arrive on an anyio memory object stream (put your job queue's consumer in
-front of it). The worker takes them in batches and fetches each batch with `fetch_many`:
-a visitor it has never stored gets its whole history, a known one only the visits since
-the newest one stored. Run it with `FPJS_API_KEY=... python worker.py VISITOR_ID...`.
+front of it). The worker takes them in batches and searches each batch with `search_many`
+(Server API v4): a visitor it has never stored gets its events of the last `HISTORY`, a
+known one only the events since the newest one stored. Run it with
+`FPJS_API_KEY=... python worker.py VISITOR_ID...`.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ import asyncio
 import logging
 import os
 import sys
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Protocol
 
 import anyio
@@ -23,36 +26,40 @@ import fpjs_async
 
 logger = logging.getLogger(__name__)
 
+#: How far back a new visitor's events are fetched: a day within the 30 days that paid plans
+#: keep (the API refuses a `start` beyond them, and checks it when the request arrives).
+HISTORY = timedelta(days=29)
 
-class HistoryStore(Protocol):
-    """Where the worker keeps histories: a database table, a key-value store…"""
+
+class EventStore(Protocol):
+    """Where the worker keeps events: a database table, a key-value store…"""
 
     async def newest_timestamp(self, visitor_id: str) -> int | None:
-        """The timestamp (ms) of the visitor's newest stored visit; `None` if none is."""
+        """The timestamp (ms) of the visitor's newest stored event; `None` if none is."""
         ...
 
-    async def add(self, visitor_id: str, visits: Sequence[fpjs_async.Visit]) -> int:
-        """Store visits, ignoring those already stored; how many were new."""
+    async def add(self, visitor_id: str, events: Sequence[fpjs_async.Event]) -> int:
+        """Store events, ignoring those already stored; how many were new."""
         ...
 
 
 class MemoryStore:
-    """A `HistoryStore` in a dict: request ID → visit, per visitor."""
+    """An `EventStore` in a dict: event ID → event, per visitor."""
 
     def __init__(self) -> None:
-        self.visits: dict[str, dict[str, fpjs_async.Visit]] = {}
+        self.events: dict[str, dict[str, fpjs_async.Event]] = {}
 
     async def newest_timestamp(self, visitor_id: str) -> int | None:
-        """The timestamp (ms) of the visitor's newest stored visit; `None` if none is."""
-        stored = self.visits.get(visitor_id)
-        return max((visit.timestamp for visit in stored.values()), default=None) if stored else None
+        """The timestamp (ms) of the visitor's newest stored event; `None` if none is."""
+        stored = self.events.get(visitor_id)
+        return max((event.timestamp for event in stored.values()), default=None) if stored else None
 
-    async def add(self, visitor_id: str, visits: Sequence[fpjs_async.Visit]) -> int:
-        """Store visits, ignoring those already stored; how many were new."""
-        stored = self.visits.setdefault(visitor_id, {})
+    async def add(self, visitor_id: str, events: Sequence[fpjs_async.Event]) -> int:
+        """Store events, ignoring those already stored; how many were new."""
+        stored = self.events.setdefault(visitor_id, {})
         before = len(stored)
-        for visit in visits:
-            stored.setdefault(visit.request_id, visit)
+        for event in events:
+            stored.setdefault(event.event_id, event)
         return len(stored) - before
 
 
@@ -61,7 +68,7 @@ class SyncReport:
     """What a worker run did."""
 
     visitors: int = 0
-    new_visits: int = 0
+    new_events: int = 0
     failed: dict[str, fpjs_async.FingerprintError] = field(default_factory=dict)
 
 
@@ -84,49 +91,57 @@ async def next_batch(visitor_ids: MemoryObjectReceiveStream[str], size: int) -> 
 
 async def sync_batch(
     fingerprint: fpjs_async.Session,
-    store: HistoryStore,
+    store: EventStore,
     batch: Iterable[str],
     report: SyncReport,
     *,
     concurrency: int,
+    history: timedelta = HISTORY,
 ) -> None:
-    """Bring the stored histories of one batch of visitors up to date."""
+    """Bring the stored events of one batch of visitors up to date."""
+    oldest = int(time.time() * 1000 - history / timedelta(milliseconds=1))
     newest = {visitor_id: await store.newest_timestamp(visitor_id) for visitor_id in batch}
     unknown = [visitor_id for visitor_id, since in newest.items() if since is None]
     known = {visitor_id: since for visitor_id, since in newest.items() if since is not None}
-    # fetch_many takes one `since` for all its visitors: the oldest of the batch is right for
-    # every one of them (a visit stored already is fetched again, and ignored by the store).
-    groups = [(unknown, None), (list(known), min(known.values(), default=None))]
-    for visitor_ids, since in groups:
+    # search_many takes one `start` for all its visitors: the oldest newest event of the
+    # batch is right for every one of them (an event stored already is fetched again, and
+    # ignored by the store), and no `start` may reach further back than `history`.
+    groups = [(unknown, oldest), (list(known), max(oldest, min(known.values(), default=0)))]
+    for visitor_ids, start in groups:
         if not visitor_ids:
             continue
-        async with fingerprint.fetch_many(
-            visitor_ids, concurrency=concurrency, all_pages=True, limit=500, since=since
+        async with fingerprint.search_many(
+            visitor_ids, concurrency=concurrency, all_pages=True, limit=100, start=start
         ) as results:
             async for result in results:
                 report.visitors += 1
+                if isinstance(result.error, fpjs_async.NotFoundError):
+                    continue  # the API knows no event of this visitor: nothing to store
                 if result.error is not None:
-                    # Keep nothing of a history that failed half-way: its newest visits
+                    # Keep nothing of a search that failed half-way: its newest events
                     # would make the next run skip the older ones that were not fetched.
                     logger.warning("visitor %s failed: %s", result.visitor_id, result.error)
                     report.failed[result.visitor_id] = result.error
                     continue
-                report.new_visits += await store.add(result.visitor_id, result.visits)
+                report.new_events += await store.add(result.visitor_id, result.events)
 
 
 async def run_worker(
     fingerprint: fpjs_async.Session,
     visitor_ids: MemoryObjectReceiveStream[str],
-    store: HistoryStore,
+    store: EventStore,
     *,
     batch_size: int = 100,
-    concurrency: int = 10,
+    concurrency: int = 5,
+    history: timedelta = HISTORY,
 ) -> SyncReport:
     """Sync the visitors received until the stream ends (its senders are all closed)."""
     report = SyncReport()
     async with visitor_ids:
         while batch := await next_batch(visitor_ids, batch_size):
-            await sync_batch(fingerprint, store, batch, report, concurrency=concurrency)
+            await sync_batch(
+                fingerprint, store, batch, report, concurrency=concurrency, history=history
+            )
     return report
 
 
@@ -139,7 +154,7 @@ async def main(visitor_ids: list[str]) -> None:
             async with anyio.create_task_group() as tasks:
                 tasks.start_soon(_send_all, send, visitor_ids)
                 report = await run_worker(fingerprint, receive, store)
-            print(f"{run} run: {report.visitors} visitors, {report.new_visits} new visits")
+            print(f"{run} run: {report.visitors} visitors, {report.new_events} new events")
 
 
 async def _send_all(send: MemoryObjectSendStream[str], visitor_ids: list[str]) -> None:

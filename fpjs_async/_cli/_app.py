@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from fpjs_async import __version__
-from fpjs_async._cli._bulk import add_bulk_command
+from fpjs_async._cli._bulk import add_bulk_command, add_search_many_command
 from fpjs_async._cli._common import (
     ENV_API_KEY,
     EXIT_FAILURE,
@@ -21,10 +21,11 @@ from fpjs_async._cli._common import (
     Secrets,
 )
 from fpjs_async._cli._demo import add_demo_command
-from fpjs_async._cli._options import connection_options, filter_options
+from fpjs_async._cli._events import add_events_command
+from fpjs_async._cli._options import connection_options, event_filter_options, filter_options
 from fpjs_async._cli._visits import add_visits_command
 from fpjs_async._errors import AuthenticationError, FingerprintError
-from fpjs_async.testing.__main__ import add_serve_arguments, run_serve
+from fpjs_async.testing._serve_cli import add_serve_arguments, run_serve
 
 __all__ = ["build_parser", "main"]
 
@@ -33,15 +34,21 @@ def build_parser() -> argparse.ArgumentParser:
     """The parser of `fpjs-async` and its commands."""
     parser = Parser(
         prog="fpjs-async",
-        description="The FingerprintJS Pro Server API visitor history, from the command line.",
+        description=(
+            "The Fingerprint Server API from the command line: v4 event searches (events, "
+            "search-many) and the v3 visitor history (visits, bulk)."
+        ),
         epilog=f"The secret API key is read from ${ENV_API_KEY} unless --api-key is given.",
         allow_abbrev=False,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    parents = [connection_options(), filter_options()]
-    add_visits_command(commands, parents)
-    add_bulk_command(commands, parents)
+    v4 = connection_options(v3=False)
+    add_events_command(commands, [v4, event_filter_options()])
+    add_search_many_command(commands, [v4, event_filter_options(per_visitor=True)])
+    v3 = [connection_options(), filter_options()]
+    add_visits_command(commands, v3)
+    add_bulk_command(commands, v3)
     add_demo_command(commands)
     serve = commands.add_parser(
         "serve",
@@ -78,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Returns:
         The exit status: 0 done, 1 the API or the network failed (or some visitors of
-        `bulk` did), 2 a bad argument or a missing key or input, 130 interrupted.
+        `bulk` or `search-many` did), 2 a bad argument or a missing key or input, 130 interrupted.
     """
     arguments = sys.argv[1:] if argv is None else list(argv)
     secrets = Secrets.of_process(arguments)

@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from typing import NoReturn, TypeAlias
+from typing import BinaryIO, Literal, NoReturn, TypeAlias
 
 from fpjs_async._redact import redact_text
 
@@ -20,13 +20,14 @@ __all__ = [
     "Commands",
     "Parser",
     "Secrets",
+    "open_file",
 ]
 
 #: The environment variable holding the secret API key.
 ENV_API_KEY = "FPJS_API_KEY"
 
 EXIT_OK = 0
-#: The API or the network failed, or some visitors of `bulk` did.
+#: The API or the network failed, or some visitors of `bulk` or `search-many` did.
 EXIT_FAILURE = 1
 #: A bad argument, a missing key, an input file that cannot be read.
 EXIT_USAGE = 2
@@ -46,6 +47,19 @@ class CommandError(Exception):
         super().__init__(message)
         self.message = message
         self.status = status
+
+
+def open_file(path: str, mode: Literal["rb", "wb"]) -> BinaryIO:
+    """The file at `path`, opened to read or write bytes.
+
+    Raises:
+        CommandError: It cannot be opened (status 2).
+    """
+    try:
+        return open(path, mode)
+    except OSError as exc:
+        verb = "read" if mode == "rb" else "write"
+        raise CommandError(f"cannot {verb} {path}: {exc.strerror or exc}", EXIT_USAGE) from None
 
 
 class Parser(argparse.ArgumentParser):

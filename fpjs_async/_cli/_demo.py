@@ -1,9 +1,10 @@
 """`fpjs-async demo`: the library's main job, end to end, against the in-process emulator.
 
 Synthetic visitors are stored in a `FakeServerAPI`; a real `Session`, wired to it through
-an in-process transport (no socket, no key of yours, no network), fetches every visitor's
-whole history with `fetch_many(all_pages=True)`. A few 503 answers and a short 429 burst
-are injected on the way, so that the retries show.
+an in-process transport (no socket, no key of yours, no network), searches every visitor's
+events of the emulator's whole retention with Server API v4 `search_many(all_pages=True)`.
+A few 503 answers and a short 429 burst (without `Retry-After`, as v4 sends it) are
+injected on the way, so that the retries show.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ import attrs
 from fpjs_async._bulk import BulkProgress
 from fpjs_async._cli._common import Commands
 from fpjs_async._cli._options import positive_int
-from fpjs_async._cli._ui import ProgressBar, rich_console
-from fpjs_async._models import Visit
+from fpjs_async._cli._ui import ProgressBar, event_country, rich_console
+from fpjs_async.events import Event
 from fpjs_async.testing import FakeServerAPI
 
 if TYPE_CHECKING:
@@ -32,37 +33,40 @@ __all__ = ["DemoSummary", "add_demo_command", "demo_emulator", "run_demo"]
 
 #: The key of the demo's emulator (it is nobody's secret).
 DEMO_KEY = "demo-key"
-#: How many visits each synthetic visitor has (at most 100 per page: up to 2 pages each).
-VISITS_PER_VISITOR = (1, 200)
+#: How many events each synthetic visitor has (at most 100 per page: up to 2 pages each).
+EVENTS_PER_VISITOR = (1, 200)
+#: Events per page: the most the API allows.
+PAGE_LIMIT = 100
 #: How many requests answer 503 at the start.
 FAILING_REQUESTS = 3
 #: How long the 429 burst lasts, once a third of the visitors are done.
 BURST_SECONDS = 0.5
 #: How many browsers and countries the summary lists.
 TOP = 5
+_DAY_MS = 86_400_000
 
 
 @attrs.frozen
 class DemoSummary:
-    """What the demo fetched, and what it took.
+    """What the demo found, and what it took.
 
     Attributes:
-        visitors: Visitors fetched.
-        failed: Visitors whose fetch failed (after retries).
-        visits: Visits received.
+        visitors: Visitors searched.
+        failed: Visitors whose search failed (after retries).
+        events: Events received.
         pages: Pages received.
         requests: HTTP requests sent, retries included.
         retries: Retries among those requests.
         rate_limited: 429 responses received.
         max_in_flight: The most requests the emulator was serving at once.
-        seconds: Wall time of the fetch.
-        top_browsers: The most frequent browsers and their visit counts.
-        top_countries: The most frequent countries and their visit counts.
+        seconds: Wall time of the searches.
+        top_browsers: The most frequent browsers and their event counts.
+        top_countries: The most frequent countries and their event counts.
     """
 
     visitors: int
     failed: int
-    visits: int
+    events: int
     pages: int
     requests: int
     retries: int
@@ -73,16 +77,29 @@ class DemoSummary:
     top_countries: tuple[tuple[str, int], ...]
 
     @property
-    def visits_per_second(self) -> float:
-        """Visits received per second of wall time."""
-        return self.visits / self.seconds if self.seconds > 0 else 0.0
+    def events_per_second(self) -> float:
+        """Events received per second of wall time."""
+        return self.events / self.seconds if self.seconds > 0 else 0.0
 
 
 def demo_emulator(visitors: int, *, latency_ms: float, seed: int) -> FakeServerAPI:
-    """The demo's emulator: `visitors` synthetic visitors, each answer after `latency_ms`."""
-    fake = FakeServerAPI(DEMO_KEY, latency=latency_ms / 1000 if latency_ms else None)
-    fake.populate(visitors, VISITS_PER_VISITOR, seed)
+    """The demo's emulator: `visitors` synthetic visitors, each answer after `latency_ms`.
+
+    Its clock stands still at the moment it is made, so that a search reaching back its
+    whole retention stays valid however long the demo runs.
+    """
+    fake = FakeServerAPI(
+        DEMO_KEY,
+        latency=latency_ms / 1000 if latency_ms else None,
+        now=int(time.time() * 1000),
+    )
+    fake.populate(visitors, EVENTS_PER_VISITOR, seed)
     return fake
+
+
+def oldest_searchable(fake: FakeServerAPI) -> int:
+    """The `start` (Unix ms) of a search over the emulator's whole retention."""
+    return fake.now - fake.retention_days * _DAY_MS
 
 
 class _Trouble:
@@ -100,13 +117,8 @@ class _Trouble:
             self._fake.rate_limit_burst(BURST_SECONDS)
 
 
-def _browser(visit: Visit) -> str | None:
-    return None if visit.browser_details is None else visit.browser_details.browser_name
-
-
-def _country(visit: Visit) -> str | None:
-    location = visit.ip_location
-    return None if location is None or location.country is None else location.country.name
+def _browser(event: Event) -> str | None:
+    return None if event.browser_details is None else event.browser_details.browser_name
 
 
 async def run_demo(
@@ -115,15 +127,15 @@ async def run_demo(
     concurrency: int,
     on_progress: Callable[[BulkProgress], object] | None = None,
 ) -> DemoSummary:
-    """Fetch every visitor of `fake`, every page, through a real `Session`, and sum it up.
+    """Search every visitor of `fake`, every page, through a real `Session`, and sum it up.
 
     Args:
         fake: The emulator (see `demo_emulator`); its faults are added here.
-        concurrency: Visitors fetched at once (and the session's request limit).
-        on_progress: Called with the progress of the fetch.
+        concurrency: Visitors searched at once (and the session's request limit).
+        on_progress: Called with the progress of the searches.
 
     Returns:
-        The numbers of the fetch.
+        The numbers of the run.
     """
     visitor_ids = fake.visitor_ids
     trouble = _Trouble(fake, len(visitor_ids))
@@ -135,25 +147,30 @@ async def run_demo(
 
     browsers: Counter[str] = Counter()
     countries: Counter[str] = Counter()
-    failed = visits = pages = 0
+    failed = events = pages = 0
     async with fake.session(max_concurrency=concurrency) as session:
         started = time.perf_counter()
-        fetch = session.fetch_many(
-            visitor_ids, concurrency=concurrency, all_pages=True, on_progress=progress
+        search = session.search_many(
+            visitor_ids,
+            concurrency=concurrency,
+            all_pages=True,
+            limit=PAGE_LIMIT,
+            start=oldest_searchable(fake),
+            on_progress=progress,
         )
-        async with fetch as results:
+        async with search as results:
             async for result in results:
                 failed += not result.ok
-                visits += len(result.visits)
+                events += len(result.events)
                 pages += result.pages
-                browsers.update(filter(None, map(_browser, result.visits)))
-                countries.update(filter(None, map(_country, result.visits)))
+                browsers.update(filter(None, map(_browser, result.events)))
+                countries.update(filter(None, map(event_country, result.events)))
         seconds = time.perf_counter() - started
         stats = session.stats
     return DemoSummary(
         visitors=len(visitor_ids),
         failed=failed,
-        visits=visits,
+        events=events,
         pages=pages,
         requests=stats.requests,
         retries=stats.retries,
@@ -169,11 +186,12 @@ def add_demo_command(commands: Commands) -> None:
     """Add `demo` to the subcommands."""
     parser = commands.add_parser(
         "demo",
-        help="bulk-fetch synthetic visitors from the built-in emulator (no key, no network)",
+        help="search the events of synthetic visitors in the built-in emulator (no key, "
+        "no network)",
         description=(
-            "Start the API emulator in-process with synthetic visitors, fetch every "
-            "visitor's whole history with Session.fetch_many (through a few injected 503s "
-            "and a short 429 burst), and sum it up."
+            "Start the API emulator in-process with synthetic visitors, search every "
+            "visitor's events with Server API v4 Session.search_many (through a few injected "
+            "503s and a short 429 burst), and sum it up."
         ),
     )
     parser.add_argument(
@@ -184,7 +202,7 @@ def add_demo_command(commands: Commands) -> None:
         type=positive_int,
         default=20,
         metavar="N",
-        help="visitors fetched at once (default: %(default)s)",
+        help="visitors searched at once (default: %(default)s)",
     )
     parser.add_argument(
         "--latency-ms",
@@ -205,11 +223,13 @@ def run_demo_command(args: argparse.Namespace) -> int:
     fake = demo_emulator(args.visitors, latency_ms=args.latency_ms, seed=args.seed)
     out.print(
         f"The emulator holds [bold]{args.visitors:,}[/] synthetic visitors with "
-        f"[bold]{fake.count_visits():,}[/] visits (seed {args.seed}) and answers after "
-        f"{args.latency_ms:g} ms; it will answer {FAILING_REQUESTS} requests 503 and "
-        f"rate-limit everyone (429) for {BURST_SECONDS:g} s on the way.\n"
-        f"Fetching every visitor's whole history: "
-        f"fetch_many(concurrency={args.concurrency}, all_pages=True)",
+        f"[bold]{fake.count_events():,}[/] events over {fake.retention_days} days (seed "
+        f"{args.seed}) and answers after {args.latency_ms:g} ms; it will answer "
+        f"{FAILING_REQUESTS} requests 503 and rate-limit everyone (429) for "
+        f"{BURST_SECONDS:g} s on the way.\n"
+        f"Searching every visitor's events (Server API v4): search_many(concurrency="
+        f"{args.concurrency}, all_pages=True, limit={PAGE_LIMIT}, start=<{fake.retention_days} "
+        "days ago>)",
         highlight=False,
     )
     with ProgressBar(rich_console(stderr=True), "demo") as bar:
@@ -230,14 +250,14 @@ def _summary_tables(summary: DemoSummary) -> Columns:
     failed = f" ({summary.failed:,} failed)" if summary.failed else ""
     rows = [
         ("Visitors", f"{summary.visitors:,}{failed}"),
-        ("Visits", f"{summary.visits:,}"),
+        ("Events", f"{summary.events:,}"),
         ("Pages", f"{summary.pages:,}"),
         ("Requests", f"{summary.requests:,}"),
         ("Retries", f"{summary.retries:,}"),
         ("Rate-limited (429)", f"{summary.rate_limited:,}"),
         ("Peak in flight", f"{summary.max_in_flight:,}"),
         ("Wall time", f"{summary.seconds:.2f} s"),
-        ("Throughput", f"{summary.visits_per_second:,.0f} visits/s"),
+        ("Throughput", f"{summary.events_per_second:,.0f} events/s"),
     ]
     for name, value in rows:
         numbers.add_row(name, value)
@@ -248,7 +268,7 @@ def _summary_tables(summary: DemoSummary) -> Columns:
     ):
         table = Table(title=title)
         table.add_column(column)
-        table.add_column("Visits", justify="right")
+        table.add_column("Events", justify="right")
         for name, count in counts:
             table.add_row(name, f"{count:,}")
         tables.append(table)

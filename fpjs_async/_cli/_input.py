@@ -22,7 +22,7 @@ from typing import BinaryIO
 
 import anyio
 
-from fpjs_async._cli._common import EXIT_USAGE, CommandError
+from fpjs_async._cli._common import EXIT_USAGE, CommandError, open_file
 
 __all__ = ["open_input", "read_visitor_ids"]
 
@@ -46,11 +46,7 @@ def open_input(path: str) -> Iterator[BinaryIO]:
     if path == "-":
         yield sys.stdin.buffer
         return
-    try:
-        file = open(path, "rb")  # noqa: SIM115  # closed below
-    except OSError as exc:
-        raise CommandError(f"cannot read {path}: {exc.strerror or exc}", EXIT_USAGE) from None
-    with file:
+    with open_file(path, "rb") as file:
         yield file
 
 

@@ -8,15 +8,18 @@ import sys
 from collections.abc import Iterator
 from typing import IO, Any
 
-from fpjs_async._bulk import BulkResult
-from fpjs_async._cli._common import EXIT_USAGE, CommandError
+from fpjs_async._bulk import BulkResult, EventsResult
+from fpjs_async._cli._common import open_file
 from fpjs_async._converter import converter
 from fpjs_async._errors import APIError, FingerprintError, ResponseDecodeError
 from fpjs_async._models import Visit, VisitorHistory
+from fpjs_async.events import Event
 
 __all__ = [
     "JsonWriter",
     "error_line",
+    "event_line",
+    "events_line",
     "history_line",
     "open_output",
     "visit_line",
@@ -66,11 +69,7 @@ def open_output(path: str | None) -> Iterator[JsonWriter]:
         finally:
             writer.flush()
         return
-    try:
-        file = open(path, "wb")  # noqa: SIM115  # closed below
-    except OSError as exc:
-        raise CommandError(f"cannot write {path}: {exc.strerror or exc}", EXIT_USAGE) from None
-    with file:
+    with open_file(path, "wb") as file:
         yield JsonWriter(file)
 
 
@@ -88,14 +87,33 @@ def history_line(result: BulkResult) -> dict[str, Any]:
     return line
 
 
-def error_line(visitor_id: str, error: FingerprintError) -> dict[str, Any]:
+def event_line(event: Event, visitor_id: str | None = None) -> dict[str, Any]:
+    """An event as the API sends it; with `visitor_id`, that is added first as `visitor_id`."""
+    line: dict[str, Any] = {} if visitor_id is None else {"visitor_id": visitor_id}
+    line.update(converter.unstructure(event))
+    return line
+
+
+def events_line(result: EventsResult) -> dict[str, Any]:
+    """A visitor's events shaped like the API's search (`events`), plus `visitor_id`, `pages`."""
+    return {
+        "visitor_id": result.visitor_id,
+        "events": [converter.unstructure(event) for event in result.events],
+        "pages": result.pages,
+    }
+
+
+def error_line(
+    visitor_id: str, error: FingerprintError, *, key: str = "visitorId"
+) -> dict[str, Any]:
     """A visitor that failed: `{"visitorId", "error": {"type", "status", "code", "message"}}`.
 
-    `status` and `code` are `null` when the failure was not an HTTP error response.
+    `status` and `code` are `null` when the failure was not an HTTP error response. `key`
+    names the visitor ID as the API version does (`visitor_id` in v4).
     """
     status = error.status if isinstance(error, (APIError, ResponseDecodeError)) else None
     return {
-        "visitorId": visitor_id,
+        key: visitor_id,
         "error": {
             "type": type(error).__name__,
             "status": status,

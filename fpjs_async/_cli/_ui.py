@@ -1,7 +1,7 @@
 """The terminal parts, drawn with rich (the `cli` extra): the progress bar and the tables.
 
-rich is imported when a command first needs it, so that the JSON output of `visits` and
-`bulk` works without it.
+rich is imported when a command first needs it, so that the JSON output of `visits`,
+`events`, `bulk` and `search-many` works without it.
 """
 
 from __future__ import annotations
@@ -13,14 +13,22 @@ from typing import TYPE_CHECKING
 
 from fpjs_async._bulk import BulkProgress
 from fpjs_async._cli._common import CommandError
-from fpjs_async._converter import format_datetime
+from fpjs_async._datetimes import format_datetime
 from fpjs_async._models import Visit
+from fpjs_async.events import Event
 
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
 
-__all__ = ["ProgressBar", "has_rich", "rich_console", "visits_table"]
+__all__ = [
+    "ProgressBar",
+    "event_country",
+    "events_table",
+    "has_rich",
+    "rich_console",
+    "visits_table",
+]
 
 
 def has_rich() -> bool:
@@ -45,7 +53,7 @@ def rich_console(*, stderr: bool = False) -> Console:
 
 
 class ProgressBar:
-    """A live bar of a `fetch_many`: visitors done, pages, requests, retries survived.
+    """A live bar of a `fetch_many` or `search_many`: visitors done, pages, requests, retries.
 
     Use it as a context manager and pass `update` as `on_progress`.
 
@@ -88,7 +96,7 @@ class ProgressBar:
         self._progress.stop()
 
     def update(self, progress: BulkProgress) -> None:
-        """Show `progress` (the `on_progress` callback of `fetch_many`)."""
+        """Show `progress` (the `on_progress` callback of `fetch_many` or `search_many`)."""
         detail = (
             f"visitors  {progress.pages:,} pages  {progress.requests:,} requests  "
             f"{progress.retries:,} retries"
@@ -127,5 +135,53 @@ def visits_table(visitor_id: str, visits: Sequence[Visit]) -> Table:
             _joined(visit.ip),
             "" if country is None else _joined(country.name or country.code),
             _joined(visit.url),
+        )
+    return table
+
+
+def event_country(event: Event) -> str | None:
+    """The country of the event's IP address (its IPv4 one when it has both)."""
+    info = event.ip_info
+    if info is None:
+        return None
+    for address in (info.v4, info.v6):
+        if address is not None and address.geolocation is not None:
+            location = address.geolocation
+            if location.country_name or location.country_code:
+                return location.country_name or location.country_code
+    return None
+
+
+def events_table(events: Sequence[Event], caption: str) -> Table:
+    """Events as a table, in the order given."""
+    from rich.table import Table
+
+    table = Table(caption=caption)
+    columns = (
+        "time",
+        "event ID",
+        "visitor ID",
+        "linked ID",
+        "browser",
+        "OS",
+        "IP",
+        "country",
+        "URL",
+    )
+    for name in columns:
+        table.add_column(name, overflow="fold")
+    for event in events:
+        browser = event.browser_details
+        identification = event.identification
+        table.add_row(
+            format_datetime(event.time),
+            event.event_id,
+            "" if identification is None else identification.visitor_id,
+            _joined(event.linked_id),
+            "" if browser is None else _joined(browser.browser_name, browser.browser_major_version),
+            "" if browser is None else _joined(browser.os, browser.os_version),
+            _joined(event.ip_address),
+            _joined(event_country(event)),
+            _joined(event.url),
         )
     return table

@@ -1,4 +1,4 @@
-"""`fpjs-async visits VISITOR_ID`: one visitor's history on stdout."""
+"""`fpjs-async visits VISITOR_ID`: one visitor's v3 history on stdout."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def add_visits_command(
     parser = commands.add_parser(
         "visits",
         parents=parents,
-        help="one visitor's history",
+        help="one visitor's history (Server API v3)",
         description="Print one visitor's history: the first page, or every page with --all.",
     )
     parser.add_argument("visitor_id", metavar="VISITOR_ID")

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import math
 import time
+import typing
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Literal
 
 import attrs
 
+from fpjs_async import _validate
+
 if TYPE_CHECKING:
-    from fpjs_async.testing._fake import RecordedRequest
+    from fpjs_async.testing._requests import RecordedRequest
 
 __all__ = ["ConnectionDropped", "Fault", "FaultKind", "FaultRule", "TokenBucket"]
 
@@ -28,8 +31,7 @@ class ConnectionDropped(Exception):
 
 
 def _non_negative(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-        raise ValueError(f"Fault.{attribute.name} must be a number >= 0, got {value!r}")
+    _validate.number(f"Fault.{attribute.name}", value, at_least=0, finite=False)
 
 
 @attrs.frozen
@@ -41,7 +43,8 @@ class Fault:
             JSON body cut short), `"drop"` (the connection closes mid-response) or `"slow"`
             (the normal response after `delay`).
         status: The error status (kind `"error"`).
-        body: `"json"` (the emulator's error body style) or `"html"` (a proxy's error page).
+        body: `"json"` (the API's error body: the emulator's v3 style, or v4's) or `"html"`
+            (a proxy's error page).
         code: The error code of a JSON body; `None` for the status's usual code.
         message: The error message of a JSON body; `None` for the status's usual message.
         retry_after: Seconds sent in a `Retry-After` header, if any.
@@ -72,18 +75,18 @@ class Fault:
         Args:
             status: An HTTP status from 400 to 599.
             body: `"json"` or `"html"`.
-            code: The JSON error code (default: the usual one, e.g. `VisitorNotFound` for 404).
+            code: The JSON error code (default: the usual one of the route, e.g.
+                `VisitorNotFound` for a v3 404, `event_not_found` for `GET /v4/events/<id>`).
             message: The JSON error message (default: the usual one for the status).
             retry_after: Seconds for a `Retry-After` header.
             delay: Seconds to wait before answering.
 
         Raises:
+            TypeError: `status` is not an int or `body` not a str.
             ValueError: `status` is not an error status or `body` is unknown.
         """
-        if isinstance(status, bool) or not isinstance(status, int) or not 400 <= status <= 599:
-            raise ValueError(f"status must be an HTTP error status (400-599), got {status!r}")
-        if body not in ("json", "html"):
-            raise ValueError(f"body must be 'json' or 'html', got {body!r}")
+        _validate.count("status", status, low=400, high=599)
+        _validate.choice("body", body, typing.get_args(BodyKind))
         return cls("error", status, body, code, message, retry_after, delay)
 
     @classmethod
@@ -108,7 +111,8 @@ class FaultRule:
 
     Attributes:
         fault: What to answer.
-        visitor_id: Only requests for this visitor, or any visitor when `None`.
+        visitor_id: Only requests about this visitor (`RecordedRequest.visitor_id`), or any
+            request when `None`.
         when: Only requests for which this returns true, or all when `None`.
         remaining: How many more requests it applies to; `None` for every one.
     """
@@ -132,23 +136,33 @@ class FaultRule:
 
 
 class TokenBucket:
-    """A rate limit of `rate` requests per second, allowing bursts of up to `rate` requests."""
+    """A rate limit of `rate` requests per second, with a bucket of `burst` requests.
 
-    def __init__(self, rate: float, *, clock: Callable[[], float] = time.monotonic) -> None:
-        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not rate > 0:
-            raise ValueError(
-                f"rate_limit must be a number of requests per second > 0, got {rate!r}"
-            )
-        self.rate = float(rate)
-        self._capacity = max(1.0, self.rate)
-        self._tokens = self._capacity
+    The bucket starts full and refills by `rate` tokens a second; a request takes one.
+    Without `burst` it holds `rate` tokens (at least one).
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        burst: float | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.rate = _validate.number("rate_limit", rate, above=0, finite=False)
+        self.capacity = (
+            max(1.0, self.rate)
+            if burst is None
+            else _validate.number("burst", burst, at_least=1, finite=False)
+        )
+        self._tokens = self.capacity
         self._clock = clock
         self._updated = clock()
 
     def take(self) -> int | None:
         """`None` when a request may pass, else the whole seconds to wait (`Retry-After`)."""
         now = self._clock()
-        self._tokens = min(self._capacity, self._tokens + (now - self._updated) * self.rate)
+        self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self.rate)
         self._updated = now
         if self._tokens >= 1.0:
             self._tokens -= 1.0

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from fpjs_async._session import Session
+from fpjs_async.testing._asgi import in_process_client
 from fpjs_async.testing._fake import FakeServerAPI
 
 #: The key of the `fake_api` emulator (and of `fake_session`).
@@ -31,8 +32,10 @@ FAKE_API_DATA: Mapping[str, Any] = MappingProxyType(
 def fake_api() -> FakeServerAPI:
     """A `FakeServerAPI` with key `"test-key"` and 10 synthetic visitors (seed 0).
 
-    The data is the same in every test; `fake_api.visitor_ids` lists the visitors. Each
-    test gets a new emulator, so faults and recorded requests never leak between tests.
+    Each visit is a v3 visit and a v4 event. The data is the same in every test but for
+    its absolute times (the histories end when the fixture is made, on the real clock);
+    `fake_api.visitor_ids` lists the visitors. Each test gets a new emulator, so faults
+    and recorded requests never leak between tests.
     """
     fake = FakeServerAPI(FAKE_API_KEY)
     fake.populate(**FAKE_API_DATA)
@@ -52,7 +55,7 @@ def _finish(coroutine: Coroutine[Any, Any, None]) -> None:
 @pytest.fixture
 def fake_session(fake_api: FakeServerAPI) -> Iterator[Session]:
     """A `fpjs_async.Session` wired in-process to `fake_api`; closed after the test."""
-    client = fake_api._client()
+    client = in_process_client(fake_api.app)
     session = Session(fake_api.api_key, http_client=client)
     try:
         yield session

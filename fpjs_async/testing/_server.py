@@ -17,17 +17,11 @@ from typing import Any
 
 import attrs
 
+from fpjs_async.testing._banner import read_banner
 from fpjs_async.testing._fake import FakeServerAPI
 from fpjs_async.testing._faults import ConnectionDropped
 
 __all__ = ["ServerProcess", "serve", "serve_in_subprocess", "serve_in_thread"]
-
-#: The line `python -m fpjs_async.testing serve` prints once it accepts connections.
-READY_PREFIX = "Serving the Server API emulator at "
-#: The prefix of each visitor ID line it prints after that.
-VISITOR_PREFIX = "  visitor "
-#: The line that ends its start-up output.
-READY_END = "Press Ctrl-C to stop."
 
 
 def _uvicorn() -> Any:
@@ -231,8 +225,8 @@ def serve_in_subprocess(
         reader = threading.Thread(target=_read_lines, args=(process.stdout, lines), daemon=True)
         reader.start()
         try:
-            url, visitor_ids = _wait_until_ready(lines, timeout)
-            yield ServerProcess(url, tuple(visitor_ids), process)
+            banner = read_banner(_lines_until(lines, time.monotonic() + timeout))
+            yield ServerProcess(banner.url, banner.visitor_ids, process)
         finally:
             process.terminate()
             try:
@@ -243,20 +237,17 @@ def serve_in_subprocess(
             reader.join(timeout)
 
 
-def _wait_until_ready(lines: queue.Queue[str | None], timeout: float) -> tuple[str, list[str]]:
-    deadline = time.monotonic() + timeout
-    url = None
-    visitor_ids: list[str] = []
+def _lines_until(lines: queue.Queue[str | None], deadline: float) -> Iterator[str]:
+    """The lines the reader thread puts in `lines`, until their end or the deadline.
+
+    Raises:
+        RuntimeError: No line came before the deadline.
+    """
     while True:
         try:
             line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
         except queue.Empty:
             raise RuntimeError("the emulator did not print its address in time") from None
         if line is None:
-            raise RuntimeError("the emulator exited before it was ready")
-        if line.startswith(READY_PREFIX):
-            url = line[len(READY_PREFIX) :].strip()
-        elif line.startswith(VISITOR_PREFIX):
-            visitor_ids.append(line[len(VISITOR_PREFIX) :].split()[0])
-        elif line == READY_END and url is not None:
-            return url, visitor_ids
+            return
+        yield line

@@ -3,39 +3,16 @@
 from __future__ import annotations
 
 import bisect
-import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
 
 from fpjs_async._converter import converter
 from fpjs_async._models import Visit
+from fpjs_async.testing._responses import dumps_to_keep
 
-__all__ = ["Event", "Scan", "UnknownPaginationKey", "VisitStore", "dumps"]
-
-
-def _choose_dumps() -> Callable[[Any], bytes]:
-    def dumps_json(value: Any) -> bytes:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
-
-    try:
-        import orjson
-    except ImportError:
-        return dumps_json
-
-    def dumps_orjson(value: Any) -> bytes:
-        try:
-            encoded: bytes = orjson.dumps(value)
-        except TypeError:  # e.g. an integer beyond 64 bits in a free-form `tag`
-            return dumps_json(value)
-        return encoded
-
-    return dumps_orjson
-
-
-#: Compact JSON as bytes (orjson when installed).
-dumps = _choose_dumps()
+__all__ = ["Event", "Scan", "UnknownPaginationKey", "VisitStore", "api_visits"]
 
 
 @attrs.define(eq=False)
@@ -64,8 +41,30 @@ class Event:
         is served.
         """
         if self._encoded is None:
-            self._encoded = dumps(converter.unstructure(self.model()))
+            self._encoded = dumps_to_keep(converter.unstructure(self.model()))
         return self._encoded
+
+
+def api_visits(
+    visitor_id: str, visits: Iterable[Mapping[str, Any] | Visit]
+) -> list[Mapping[str, Any]]:
+    """The visits as API-shaped dicts, each checked now rather than when it is served.
+
+    Raises:
+        ValueError: A visit does not have the API's shape.
+    """
+    raws: list[Mapping[str, Any]] = []
+    for position, visit in enumerate(visits):
+        if isinstance(visit, Visit):
+            raws.append(converter.unstructure(visit))
+            continue
+        try:
+            converter.structure(visit, Visit)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            detail = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
+            raise ValueError(f"visit {position} of {visitor_id!r}: {detail}") from None
+        raws.append(dict(visit))
+    return raws
 
 
 class UnknownPaginationKey(ValueError):
@@ -148,6 +147,14 @@ class VisitStore:
         """A visitor's events newest first (empty for an unknown visitor)."""
         log = self._logs.get(visitor_id)
         return [] if log is None else list(log.events())
+
+    def has_visitor(self, visitor_id: str) -> bool:
+        """Whether this visitor was ever added (with visits or none) and not deleted."""
+        return visitor_id in self._logs
+
+    def delete(self, visitor_id: str) -> None:
+        """Forget a visitor and its visits."""
+        self._logs.pop(visitor_id, None)
 
     def count(self) -> int:
         """How many visits are stored in all."""

@@ -7,7 +7,9 @@ import math
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +21,12 @@ from fpjs_async.testing import FakeServerAPI
 KEY = "cliSecretKey7fQ3xZpL"
 #: Events the server scans per page when no limit is given.
 DEFAULT_LIMIT = 100
+#: The emulator's clock stands still here, so that the v4 search windows do not move.
+NOW_MS = 1_750_000_000_000
+#: The oldest `start` the emulator accepts: its whole retention.
+MONTH_AGO_MS = NOW_MS - 30 * 86_400_000
+#: Where a v4 search starts when it is given no `start`.
+WEEK_AGO_MS = NOW_MS - 7 * 86_400_000
 
 
 @dataclass(frozen=True)
@@ -66,9 +74,25 @@ def run_module(*argv: str, env: dict[str, str] | None = None, timeout: float = 6
     return Ran(process.returncode, process.stdout, process.stderr)
 
 
+def ids_file(tmp_path: Path, ids: str | Sequence[str]) -> str:
+    """The path of a file of visitor IDs: `ids` as text, or one ID a line."""
+    path = tmp_path / "ids.txt"
+    text = ids if isinstance(ids, str) else "".join(f"{visitor_id}\n" for visitor_id in ids)
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def by_visitor(ran: Ran, key: str) -> dict[str, dict[str, Any]]:
+    """The JSON Lines of a bulk command by their visitor ID (`key`), one line per visitor."""
+    lines = ran.lines()
+    table = {line[key]: line for line in lines}
+    assert len(table) == len(lines), "one line per visitor"
+    return table
+
+
 def cli_emulator() -> FakeServerAPI:
-    """The emulator of the tests: 6 visitors, up to 3 pages of history each."""
-    fake = FakeServerAPI(KEY)
+    """The emulator of the tests: 6 visitors, up to 3 pages of history each, at `NOW_MS`."""
+    fake = FakeServerAPI(KEY, now=NOW_MS)
     fake.populate(6, (1, 260), seed=5)
     return fake
 
@@ -81,3 +105,13 @@ def pages_of(fake: FakeServerAPI, visitor_id: str) -> int:
 def longest_history(fake: FakeServerAPI) -> str:
     """The visitor with the most visits (several pages)."""
     return max(fake.visitor_ids, key=fake.count_visits)
+
+
+def recent_event_ids(fake: FakeServerAPI, visitor_id: str) -> list[str]:
+    """The IDs of a visitor's events of the last 7 days (a default search), newest first."""
+    return [e.event_id for e in fake.events_of(visitor_id) if e.timestamp >= WEEK_AGO_MS]
+
+
+def busiest_visitor(fake: FakeServerAPI) -> str:
+    """The visitor with the most events."""
+    return max(fake.visitor_ids, key=fake.count_events)

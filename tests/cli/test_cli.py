@@ -5,22 +5,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
-import subprocess
 import sys
-import threading
 from datetime import datetime, timezone
 from importlib.metadata import entry_points
 
 import pytest
 from _cli_support import KEY, Ran, longest_history, run, run_module
+from _serving import served
 
 from fpjs_async import Visit, VisitorHistory
 from fpjs_async._cli import main
 from fpjs_async._cli._options import moment
-from fpjs_async._converter import converter, format_datetime
+from fpjs_async._converter import converter
+from fpjs_async._datetimes import format_datetime
 from fpjs_async.testing import FakeServerAPI, Fault, serve_in_thread
-from fpjs_async.testing._server import READY_END, READY_PREFIX, VISITOR_PREFIX
 
 pytestmark = pytest.mark.usefixtures("environment")
 
@@ -243,7 +241,7 @@ def test_rich_is_needed_for_tables_only(
 def test_help_and_version_exit_0(capsys: pytest.CaptureFixture[str]) -> None:
     ran = run(capsys, "--help")
     assert ran.status == 0
-    for command in ("visits", "bulk", "demo", "serve"):
+    for command in ("events", "search-many", "visits", "bulk", "demo", "serve"):
         assert command in ran.out
     ran = run(capsys, "visits", "--help")
     assert ran.status == 0
@@ -282,28 +280,12 @@ def test_serve_runs_the_emulator_until_interrupted(capsys: pytest.CaptureFixture
         "--visitors", "3", "--visits", "5,40", "--seed", "4",
     ]  # fmt: skip
     env = {**os.environ, "FPJS_API_KEY": KEY, "PYTHONUNBUFFERED": "1"}
-    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env) as process:
-        watchdog = threading.Timer(60, process.kill)
-        watchdog.start()
-        try:
-            assert process.stdout is not None
-            startup = []
-            for line in process.stdout:
-                startup.append(line.rstrip("\n"))
-                if line.startswith(READY_END):
-                    break
-            served_url = startup[0].removeprefix(READY_PREFIX)
-            visitor_id = startup[2].removeprefix(VISITOR_PREFIX).split()[0]
-            # The key came from FPJS_API_KEY: a client with the same key is served.
-            ran = run(capsys, "visits", visitor_id, "--base-url", served_url, "--all")
-            process.send_signal(signal.SIGINT)
-            rest = process.stdout.read()
-            assert process.wait(timeout=30) == 0
-        finally:
-            watchdog.cancel()
-            if process.poll() is None:
-                process.kill()
+    with served(command, env) as server:
+        visitor_id = server.banner.visitor_ids[0]
+        # The key came from FPJS_API_KEY: a client with the same key is served.
+        ran = run(capsys, "visits", visitor_id, "--base-url", server.banner.url, "--all")
+    assert server.status == 0
     assert ran.status == 0
     assert 5 <= len(ran.lines()) <= 40
-    assert "Stopped." in rest
-    assert KEY not in "\n".join(startup) + rest
+    assert "Stopped." in server.rest
+    assert KEY not in server.output

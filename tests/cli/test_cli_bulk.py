@@ -15,7 +15,7 @@ from typing import BinaryIO
 
 import anyio
 import pytest
-from _cli_support import KEY, Ran, pages_of, run
+from _cli_support import KEY, by_visitor, ids_file, pages_of, run
 
 from fpjs_async import Visit, VisitorHistory
 from fpjs_async._cli._input import read_visitor_ids
@@ -23,19 +23,6 @@ from fpjs_async._converter import converter
 from fpjs_async.testing import FakeServerAPI, Fault
 
 pytestmark = pytest.mark.usefixtures("environment")
-
-
-def ids_file(tmp_path: Path, text: str) -> str:
-    path = tmp_path / "ids.txt"
-    path.write_text(text, encoding="utf-8")
-    return str(path)
-
-
-def by_visitor(ran: Ran) -> dict[str, dict[str, object]]:
-    lines = ran.lines()
-    table = {line["visitorId"]: line for line in lines}
-    assert len(table) == len(lines), "one line per visitor"
-    return table
 
 
 def test_one_line_per_visitor_and_an_error_line_for_a_failure(
@@ -48,7 +35,7 @@ def test_one_line_per_visitor_and_an_error_line_for_a_failure(
     ran = run(capsys, "bulk", ids_file(tmp_path, text), "--base-url", url)
     assert ran.status == 1
     assert "1 of 7 visitors failed" in ran.assert_one_error_line()
-    lines = by_visitor(ran)
+    lines = by_visitor(ran, "visitorId")
     assert set(lines) == {*ids, "missing-visitor"}
     assert lines["missing-visitor"] == {
         "visitorId": "missing-visitor",
@@ -88,7 +75,7 @@ def test_all_pages_per_visitor_counts_pages(
     text = "\n".join(fake.visitor_ids)
     ran = run(capsys, "bulk", ids_file(tmp_path, text), "--base-url", url, "--all")
     assert ran.status == 0
-    for visitor_id, line in by_visitor(ran).items():
+    for visitor_id, line in by_visitor(ran, "visitorId").items():
         assert line["pages"] == pages_of(fake, visitor_id)
         history = converter.structure(line, VisitorHistory)
         assert list(history.visits) == fake.visits_of(visitor_id)
@@ -119,7 +106,7 @@ def test_a_progress_bar_is_drawn_on_a_terminal_only(
     assert ran.status == 0
     assert "6/6" in ran.err
     assert "visitors" in ran.err
-    assert len(by_visitor(ran)) == 6  # stdout holds the lines only
+    assert len(by_visitor(ran, "visitorId")) == 6  # stdout holds the lines only
 
 
 @pytest.mark.parametrize("problem", ["missing", "directory", "not utf-8"])

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from fpjs_async import RetryPolicy
+from fpjs_async import RetryPolicy, _transport
 
 from ._wire import Script, WireServer
 
@@ -30,3 +30,22 @@ def serve() -> Iterator[StartServer]:
             return stack.enter_context(WireServer(script, ssl_context=ssl_context))
 
         yield start
+
+
+#: The session's own ways of sending, each of which the tests of the wire run on.
+TRANSPORTS = ["builtin", "aiohttp", "httpcore"]
+
+
+@pytest.fixture(params=TRANSPORTS)
+def wire_transport(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, anyio_backend: str
+) -> str:
+    """Run the test once per transport: every session it makes with `transport="auto"` (the
+    command line's included) sends with that one. aiohttp runs under asyncio only."""
+    name: str = request.param
+    if name == "aiohttp" and anyio_backend != "asyncio":
+        pytest.skip("aiohttp runs under asyncio only")
+    monkeypatch.setattr(
+        _transport, "auto_transport", lambda *, http2: "httpcore" if http2 else name
+    )
+    return name

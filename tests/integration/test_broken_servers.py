@@ -20,7 +20,7 @@ from fpjs_async import RetryPolicy, Session, TransportError
 from ._wire import EMPTY_PAGE, Connection, WireServer, closed_port, http_response
 from .conftest import FAST_RETRY, SECRET, StartServer
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("wire_transport")]
 
 TIMEOUT = 0.2
 ATTEMPTS = FAST_RETRY.max_retries + 1
@@ -106,6 +106,10 @@ def session_for(url: str, *, retry: RetryPolicy = FAST_RETRY) -> Session:
     return Session(SECRET, base_url=url, timeout=TIMEOUT, retry=retry)
 
 
+BOTH_LOOPS = pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
+
+
+@BOTH_LOOPS
 @pytest.mark.parametrize("fault", FAULTS, ids=lambda fault: fault.__name__)
 async def test_fault_is_retried_then_raised(serve: StartServer, fault: object) -> None:
     server = serve(fault)
@@ -120,6 +124,7 @@ async def test_fault_is_retried_then_raised(serve: StartServer, fault: object) -
     assert "/visitors/visitor" in str(caught.value)
 
 
+@BOTH_LOOPS
 async def test_connection_refused_is_retried_then_raised() -> None:
     url = f"http://127.0.0.1:{closed_port()}"
     async with session_for(url) as session:
@@ -128,6 +133,7 @@ async def test_connection_refused_is_retried_then_raised() -> None:
         assert session.stats.requests == ATTEMPTS
 
 
+@BOTH_LOOPS
 @pytest.mark.parametrize(
     "fault", [closed_mid_body, not_http, body_trickle], ids=lambda fault: fault.__name__
 )

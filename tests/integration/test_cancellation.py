@@ -28,7 +28,7 @@ from fpjs_async import RetryPolicy, Session
 from ._wire import Connection, WireRequest, WireServer, http_response
 from .conftest import SECRET, StartServer
 
-pytestmark = [pytest.mark.anyio, pytest.mark.slow]
+pytestmark = [pytest.mark.anyio, pytest.mark.slow, pytest.mark.usefixtures("wire_transport")]
 
 MAX_CONCURRENCY = 4
 LATENCY = 0.003
@@ -94,11 +94,21 @@ def no_warnings(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
     assert loop_errors == []
 
 
+#: Polls in a row that must find the server settled.
+SETTLED_POLLS = 5
+
+
 async def settle(server: WireServer) -> None:
-    """Wait until the server has seen the requests of cancelled calls end."""
+    """Wait until the server has seen the cancelled calls end: nothing in flight, and no
+    more connections open than the session may hold. The server's thread may still read a
+    request a cancelled call wrote just before closing its connection: the state must hold
+    for a few polls in a row."""
+    settled = 0
     with anyio.move_on_after(5.0):
-        # Polled: the counter belongs to the server's thread, which no event here can see.
-        while server.inflight:  # noqa: ASYNC110
+        # Polled: the counters belong to the server's thread, which no event here can see.
+        while settled < SETTLED_POLLS:
+            quiet = not server.inflight and server.open_connections <= MAX_CONCURRENCY
+            settled = settled + 1 if quiet else 0
             await anyio.sleep(0.01)
 
 
@@ -181,7 +191,8 @@ async def get_visits_storm(
                     for index in range(MAX_CONCURRENCY * 2):
                         group.start_soon(call, f"v{round_}-{index}")
                         calls += 1
-        assert calls - completed >= 4 * rounds  # hundreds of calls cancelled on the way
+        # Hundreds of calls cancelled on the way: a quarter of them, however fast the client.
+        assert calls - completed >= 2 * rounds
         assert completed > 0
         await assert_full_concurrency(server, api, session)
 

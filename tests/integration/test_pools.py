@@ -16,7 +16,7 @@ from fpjs_async._query import VisitsQuery
 from ._wire import EMPTY_PAGE, Connection, http_response, keep_alive, pages
 from .conftest import SECRET, StartServer
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("wire_transport")]
 
 #: Long enough for concurrent requests to overlap on the server.
 LATENCY = 0.01
@@ -133,7 +133,7 @@ async def test_the_request_target_is_the_one_httpx_sends(
     [request] = server.recent
     query = VisitsQuery.build(visitor_id, linked_id=linked_id, limit=7)
     expected = httpx.Request(
-        "GET", server.url + "/prefix" + query.path, params={**query.params(), "token": SECRET}
+        "GET", server.url + "/prefix" + query.path, params=[*query.params(), ("token", SECRET)]
     )
     assert request.target == expected.url.raw_path.decode("ascii")
     assert request.headers["host"] == expected.headers["host"]

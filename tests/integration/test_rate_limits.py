@@ -14,7 +14,7 @@ from fpjs_async import RateLimitError, RetryPolicy, Session
 from ._wire import EMPTY_PAGE, WireRequest, http_response, keep_alive
 from .conftest import SECRET, StartServer
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("wire_transport")]
 
 HANG_GUARD = 30.0
 

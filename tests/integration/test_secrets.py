@@ -33,7 +33,7 @@ from fpjs_async._cli import main
 from ._wire import EMPTY_PAGE, Connection, WireRequest, closed_port, http_response, keep_alive
 from .conftest import FAST_RETRY, SECRET, StartServer
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("wire_transport")]
 
 #: A key whose query-string form differs from the key itself (`+`, `/`, `=`).
 SECRET_TO_ENCODE = "Sk7+Qv2/ZpL9=xWm4TnR8b"

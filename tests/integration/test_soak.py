@@ -25,7 +25,7 @@ from . import _wire
 from ._wire import pages
 from .conftest import SECRET, StartServer
 
-pytestmark = [pytest.mark.anyio, pytest.mark.slow]
+pytestmark = [pytest.mark.anyio, pytest.mark.slow, pytest.mark.usefixtures("wire_transport")]
 
 TOTAL_REQUESTS = 20_000
 CONCURRENCY = 8

@@ -1,4 +1,4 @@
-"""Fixtures of the emulator's tests: an empty emulator, a client over it, handmade visits."""
+"""Fixtures of the emulator's tests: empty emulators, clients over them, handmade data."""
 
 from __future__ import annotations
 
@@ -6,13 +6,15 @@ from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import _events_data as events_data
 import httpx
 import pytest
 
-from fpjs_async._converter import format_datetime
+from fpjs_async._datetimes import format_datetime
 from fpjs_async.testing import FakeServerAPI
 
 KEY = "secret-test-key"
+NOW = events_data.NOW
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
@@ -56,3 +58,26 @@ def _make_visits(
 def make_visits() -> Callable[..., list[dict[str, Any]]]:
     """`make_visits(count, newest=..., step=1000, linked_id=None)`: visits, newest first."""
     return _make_visits
+
+
+@pytest.fixture
+def pinned() -> FakeServerAPI:
+    """An emulator with no data, key `KEY`, its clock pinned at `NOW`."""
+    return FakeServerAPI(KEY, now=NOW)
+
+
+@pytest.fixture
+async def api(pinned: FakeServerAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """An httpx client over `pinned.transport()`, sending the key as v4 does."""
+    async with httpx.AsyncClient(
+        transport=pinned.transport(),
+        base_url="https://api.fpjs.io",
+        headers={"Authorization": f"Bearer {pinned.api_key}"},
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+def make_events() -> Callable[..., list[dict[str, Any]]]:
+    """`make_events(count, visitor_id=..., newest=NOW - 1000, step=60_000, **fields)`."""
+    return events_data.make_events

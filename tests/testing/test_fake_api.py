@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from _shared import OPENAPI_FIXTURES, require
 
 import fpjs_async
 from fpjs_async import AuthenticationError, BadRequestError, Visit
@@ -23,7 +23,6 @@ MakeVisits = Callable[..., list[dict[str, Any]]]
 
 VISITOR = "Ibk1527CUFmcnjLwIs4A9"
 # Published response bodies, kept beside the repository (never in it).
-REFERENCE_FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "openapi"
 
 
 async def visits_json(client: httpx.AsyncClient, visitor_id: str = VISITOR, **params: Any) -> Any:
@@ -408,10 +407,7 @@ async def test_responses_are_the_converter_output_of_the_stored_visits(
 async def test_published_response_bodies_are_served_back_as_the_same_models(
     fake: FakeServerAPI, name: str
 ) -> None:
-    path = REFERENCE_FIXTURES / name
-    if not path.exists():
-        pytest.skip("the reference fixtures are not beside this checkout")
-    content = path.read_bytes()
+    content = require(OPENAPI_FIXTURES / name).read_bytes()
     published = decode_history(content)
     fake.add_visits(published.visitor_id, json.loads(content)["visits"])
     async with fake.session() as session:

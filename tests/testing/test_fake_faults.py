@@ -278,3 +278,168 @@ def test_fault_arguments_are_checked(fake: FakeServerAPI) -> None:
         fake.add_fault(Fault.truncated(), times=-1)
     with pytest.raises(ValueError, match="seconds"):
         fake.rate_limit_burst(-1)
+
+
+# --- v4 routes ------------------------------------------------------------------------------
+
+V4_KEY = "secret-test-key"  # the key of the `pinned` fixture
+
+
+@pytest.fixture
+def stocked_v4(pinned: FakeServerAPI, make_events: MakeVisits) -> FakeServerAPI:
+    pinned.add_events(make_events(5))
+    pinned.add_events(make_events(2, visitor_id="Other", tag="Ot"))
+    return pinned
+
+
+async def test_rate_limit_bucket_is_shared_by_v3_and_v4_and_counted(
+    make_events: MakeVisits, make_visits: MakeVisits
+) -> None:
+    # A bucket of 15 refilled by one request every 100 s: the test never sees a refill.
+    fake = FakeServerAPI("k", rate_limit=0.01, burst=15)
+    fake.add_visits(VISITOR, make_visits(2))
+    fake.add_events(make_events(2, newest=fake.now - 1000))
+    async with httpx.AsyncClient(transport=fake.transport(), base_url="https://api.fpjs.io") as c:
+        v3 = {"Auth-Token": "k"}
+        v4 = {"Authorization": "Bearer k"}
+        answers = []
+        for i in range(20):
+            if i % 2:
+                answers.append(await c.get(f"/visitors/{VISITOR}", headers=v3))
+            else:
+                answers.append(await c.get("/v4/events", headers=v4))
+        wrong_key = await c.get("/v4/events", headers={"Authorization": "Bearer nope"})
+    statuses = [answer.status_code for answer in answers]
+    assert statuses == [200] * 15 + [429] * 5
+    refused_v3 = [a for a in answers[15:] if "/visitors/" in str(a.url)]
+    refused_v4 = [a for a in answers[15:] if "/v4/" in str(a.url)]
+    assert (len(refused_v3), len(refused_v4)) == (3, 2)
+    assert all(int(a.headers["retry-after"]) >= 1 for a in refused_v3)
+    assert all("retry-after" not in a.headers for a in refused_v4)
+    assert all(
+        a.json() == {"error": {"code": "too_many_requests", "message": "too many requests"}}
+        for a in refused_v4
+    )
+    assert wrong_key.status_code == 403  # a request without the key has no bucket to empty
+    assert fake.status_counts == {200: 15, 429: 5, 403: 1}
+    fake.reset_requests()
+    assert fake.status_counts == {}
+
+
+def test_burst_is_the_bucket_size_and_defaults_to_the_rate() -> None:
+    now = [0.0]
+    bucket = TokenBucket(5, 15, clock=lambda: now[0])
+    assert [bucket.take() for _ in range(15)] == [None] * 15
+    assert bucket.take() == 1
+    now[0] += 1.0  # a second refills 5
+    assert [bucket.take() for _ in range(5)] == [None] * 5
+    assert bucket.take() is not None
+    assert TokenBucket(5).capacity == 5.0
+    assert TokenBucket(0.5).capacity == 1.0
+    fake = FakeServerAPI("k", rate_limit=5)
+    assert fake.burst == 5.0
+    fake.burst = 15
+    assert (fake.rate_limit, fake.burst) == (5.0, 15.0)
+    fake.rate_limit = 2  # a new rate starts a bucket of the default size
+    assert fake.burst == 2.0
+    fake.rate_limit = None
+    assert fake.burst is None
+    with pytest.raises(ValueError, match="burst"):
+        fake.burst = 3
+    with pytest.raises(ValueError, match="burst"):
+        FakeServerAPI("k", burst=10)
+    with pytest.raises(ValueError, match="burst"):
+        FakeServerAPI("k", rate_limit=5, burst=0.5)
+
+
+async def test_a_burst_storm_on_v4_sends_no_retry_after(
+    stocked_v4: FakeServerAPI, api: httpx.AsyncClient
+) -> None:
+    stocked_v4.rate_limit_burst(30, retry_after=3)
+    refused = [await api.get("/v4/events"), await api.delete("/v4/visitors/Other")]
+    v3 = await api.get(f"/visitors/{VISITOR}", headers={"Auth-Token": V4_KEY})
+    assert [r.status_code for r in refused] == [429, 429]
+    assert all("retry-after" not in r.headers for r in refused)
+    assert refused[0].json()["error"]["code"] == "too_many_requests"
+    assert (v3.status_code, v3.headers["retry-after"]) == (429, "3")
+    stocked_v4.clear_faults()
+    assert (await api.get("/v4/events")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "code", "message"),
+    [
+        ("GET", "/v4/events/1.Abc", 404, "event_not_found", "event id not found"),
+        ("GET", "/v4/events", 404, "visitor_not_found", "visitor not found"),
+        ("DELETE", "/v4/visitors/x", 404, "visitor_not_found", "visitor not found"),
+        ("PATCH", "/v4/events/1.Abc", 409, "state_not_ready",
+         "resource is not mutable yet, try again"),
+        ("GET", "/v4/events", 500, "failed", "internal server error"),
+        ("GET", "/v4/events", 503, "service_unavailable", "service unavailable"),
+        ("GET", "/v4/events", 504, "failed", "gateway timeout"),
+        ("GET", "/v4/events", 403, "subscription_not_active", "forbidden"),
+        ("GET", "/v4/events", 599, "failed", "error"),
+    ],
+)  # fmt: skip
+async def test_scripted_errors_on_v4_routes_have_v4_bodies(
+    api: httpx.AsyncClient,
+    pinned: FakeServerAPI,
+    method: str,
+    path: str,
+    status: int,
+    code: str,
+    message: str,
+) -> None:
+    pinned.error_style = "plain"  # v3's style does not reach v4 bodies
+    pinned.fail_next(1, status)
+    response = await api.request(method, path)
+    assert response.status_code == status
+    assert response.json() == {"error": {"code": code, "message": message}}
+
+
+async def test_faults_select_v4_requests_by_visitor_and_operation(
+    stocked_v4: FakeServerAPI, api: httpx.AsyncClient
+) -> None:
+    stocked_v4.add_fault(Fault.error(500), visitor_id="Other")
+    stocked_v4.add_fault(Fault.error(502, body="html"), when=lambda r: r.operation == "get_event")
+    assert (await api.get("/v4/events", params={"visitor_id": "Other"})).status_code == 500
+    assert (await api.delete("/v4/visitors/Other")).status_code == 500
+    assert (await api.get("/v4/events")).status_code == 200
+    html = await api.get("/v4/events/1.Abc")
+    assert (html.status_code, html.headers["content-type"]) == (502, "text/html")
+    assert stocked_v4.count_events("Other") == 2
+
+
+async def test_truncated_dropped_and_slow_answers_on_v4(
+    stocked_v4: FakeServerAPI, make_events: MakeVisits
+) -> None:
+    (event_id,) = [e["event_id"] for e in make_events(1)]
+    stocked_v4.add_fault(Fault.truncated(), times=1)
+    stocked_v4.add_fault(Fault.dropped(), times=1)
+    async with stocked_v4.session(retry=NO_RETRIES, max_concurrency=6) as session:
+        with pytest.raises(ResponseDecodeError):
+            await session.get_event(event_id)
+        with pytest.raises(TransportError):
+            await session.search_events(limit=5)
+        assert (await session.get_event(event_id)).event_id == event_id
+        stocked_v4.latency = 0.02
+        stocked_v4.reset_requests()
+        async with anyio.create_task_group() as tasks:
+            for _ in range(6):
+                tasks.start_soon(session.search_events)
+    assert stocked_v4.max_in_flight == 6
+
+
+async def test_a_409_on_update_is_retried_by_the_session(
+    stocked_v4: FakeServerAPI, make_events: MakeVisits, waits: list[float]
+) -> None:
+    (event_id,) = [e["event_id"] for e in make_events(1)]
+    stocked_v4.add_fault(Fault.error(409), when=lambda r: r.operation == "update_event", times=2)
+    async with stocked_v4.session(retry=RetryPolicy(max_retries=3, jitter=False)) as session:
+        await session.update_event(event_id, suspect=True)
+    assert [r.operation for r in stocked_v4.requests] == ["update_event"] * 3
+    assert stocked_v4.status_counts == {409: 2, 200: 1}
+    assert len(waits) == 2
+    event = stocked_v4.event(event_id)
+    assert event is not None
+    assert event.suspect is True

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import signal
 import socket
-import subprocess
 import sys
-import threading
 
 import anyio
 import httpx
 import pytest
+from _serving import served
 
 from fpjs_async import (
     ResponseDecodeError,
@@ -21,7 +19,7 @@ from fpjs_async import (
 )
 from fpjs_async.testing import FakeServerAPI, Fault, serve_in_subprocess, serve_in_thread
 from fpjs_async.testing.__main__ import main
-from fpjs_async.testing._server import READY_END, READY_PREFIX, VISITOR_PREFIX
+from fpjs_async.testing._banner import READY_PREFIX
 
 KEY = "loopback-secret-key"
 NO_RETRIES = RetryPolicy(max_retries=0)
@@ -37,33 +35,17 @@ def test_cli_serves_on_a_free_port_until_interrupted() -> None:
         sys.executable, "-m", "fpjs_async.testing", "serve", "--port", "0",
         "--api-key", KEY, "--visitors", "3", "--visits", "5,40", "--seed", "4",
     ]  # fmt: skip
-    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
-        # Whatever happens, the process does not outlive a minute.
-        watchdog = threading.Timer(60, process.kill)
-        watchdog.start()
-        try:
-            assert process.stdout is not None
-            startup = []
-            for line in process.stdout:
-                startup.append(line.rstrip("\n"))
-                if line.startswith(READY_END):
-                    break
-            url = startup[0].removeprefix(READY_PREFIX)
-            visitor_id = startup[2].removeprefix(VISITOR_PREFIX).split()[0]
-            page = anyio.run(first_page, url, visitor_id)
-            process.send_signal(signal.SIGINT)
-            rest = process.stdout.read()
-            assert process.wait(timeout=30) == 0
-        finally:
-            watchdog.cancel()
-            if process.poll() is None:
-                process.kill()
-    assert startup[0].startswith(f"{READY_PREFIX}http://127.0.0.1:")
+    with served(command) as server:
+        url = server.banner.url
+        page = anyio.run(first_page, url, server.banner.visitor_ids[0])
+    assert server.status == 0
+    assert server.banner.lines[0] == f"{READY_PREFIX}{url}"
+    assert url.startswith("http://127.0.0.1:")
     assert not url.endswith(":0")
-    assert page.visitor_id == visitor_id
+    assert page.visitor_id == server.banner.visitor_ids[0]
     assert 5 <= len(page.visits) <= 40
-    assert "Stopped." in rest
-    assert KEY not in "\n".join(startup) + rest
+    assert "Stopped." in server.rest
+    assert KEY not in server.output
 
 
 def test_serve_in_subprocess_takes_the_options_of_the_command_line() -> None:
@@ -150,3 +132,28 @@ def test_missing_uvicorn_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> No
         serve_in_thread(FakeServerAPI(KEY)),
     ):
         pass  # pragma: no cover - never reached
+
+
+def test_serve_in_subprocess_answers_v4_with_the_rate_limit_and_burst_it_is_given() -> None:
+    extra = ["--visits", "30", "--rate-limit", "0.01", "--burst", "3"]
+
+    async def four_searches(url: str, visitor_id: str) -> list[httpx.Response]:
+        headers = {"Authorization": f"Bearer {KEY}"}
+        async with httpx.AsyncClient(base_url=url, headers=headers, trust_env=False) as client:
+            return [
+                await client.get("/v4/events", params={"visitor_id": visitor_id}) for _ in range(4)
+            ]
+
+    with serve_in_subprocess(KEY, visitors=2, seed=9, extra_args=extra) as server:
+        answers = anyio.run(four_searches, server.url, server.visitor_ids[0])
+    assert [answer.status_code for answer in answers] == [200, 200, 200, 429]
+    events = answers[0].json()["events"]
+    assert events
+    assert {event["identification"]["visitor_id"] for event in events} == {server.visitor_ids[0]}
+    assert "retry-after" not in answers[3].headers
+    assert answers[3].json()["error"]["code"] == "too_many_requests"
+
+
+def test_cli_refuses_a_burst_without_a_rate_limit(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--api-key", KEY, "--burst", "15", "--visitors", "1"]) == 2
+    assert "burst needs a rate_limit" in capsys.readouterr().err

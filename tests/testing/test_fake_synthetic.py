@@ -14,18 +14,26 @@ from typing import Any
 import pytest
 
 from fpjs_async import Visit
-from fpjs_async._converter import converter, parse_datetime
-from fpjs_async.testing import SYNTHETIC_END_MS, FakeServerAPI
+from fpjs_async._converter import converter
+from fpjs_async._datetimes import parse_datetime
+from fpjs_async.testing import FakeServerAPI
 from fpjs_async.testing._synthetic import synthetic_history
 
 REQUEST_ID = re.compile(r"(\d{13})\.[A-Za-z0-9]{6}")
 VISITOR_ID = re.compile(r"[A-Za-z0-9]{20}")
+NOW = 1_767_225_600_000  # 2026-01-01T00:00:00Z
+WINDOW = timedelta(days=30)
+
+
+def history_of(seed: int, count: int) -> list[dict[str, Any]]:
+    window_ms = int(WINDOW / timedelta(milliseconds=1))
+    return synthetic_history(random.Random(seed), count, end_ms=NOW, window_ms=window_ms)
 
 
 @pytest.fixture(scope="module")
 def history() -> list[dict[str, Any]]:
     """One long synthetic history, API-shaped, newest first."""
-    return synthetic_history(random.Random(2024), 3000)
+    return history_of(2024, 3000)
 
 
 def dump(fake: FakeServerAPI, visitor_ids: list[str]) -> str:
@@ -34,7 +42,7 @@ def dump(fake: FakeServerAPI, visitor_ids: list[str]) -> str:
 
 
 def test_same_seed_same_data_other_seed_other_data() -> None:
-    first, again, other = FakeServerAPI(), FakeServerAPI(), FakeServerAPI()
+    first, again, other = FakeServerAPI(now=NOW), FakeServerAPI(now=NOW), FakeServerAPI(now=NOW)
     ids = first.populate(visitors=6, visits_per_visitor=(1, 80), seed=7)
     assert again.populate(visitors=6, visits_per_visitor=(1, 80), seed=7) == ids
     other_ids = other.populate(visitors=6, visits_per_visitor=(1, 80), seed=8)
@@ -76,12 +84,15 @@ def test_json_models_json_round_trip_is_exact(history: list[dict[str, Any]]) -> 
         assert converter.structure(converter.unstructure(model), Visit) == model
 
 
-def test_timestamps_are_unique_newest_first_over_weeks(history: list[dict[str, Any]]) -> None:
+def test_timestamps_are_unique_newest_first_over_the_retention_window(
+    history: list[dict[str, Any]],
+) -> None:
     timestamps = [v["timestamp"] for v in history]
     assert timestamps == sorted(timestamps, reverse=True)
     assert len(set(timestamps)) == len(timestamps)
-    assert timestamps[0] <= SYNTHETIC_END_MS
-    assert timedelta(milliseconds=timestamps[0] - timestamps[-1]) >= timedelta(weeks=2)
+    assert timedelta(0) <= timedelta(milliseconds=NOW - timestamps[0]) < timedelta(days=2)
+    assert timedelta(milliseconds=NOW - timestamps[-1]) <= WINDOW
+    assert timedelta(milliseconds=timestamps[0] - timestamps[-1]) >= WINDOW / 4 - timedelta(days=2)
 
 
 def test_request_ids_and_time_agree_with_the_timestamp(history: list[dict[str, Any]]) -> None:
@@ -141,11 +152,7 @@ def test_looks_like_real_traffic() -> None:
 
 
 def test_geolocation_matches_the_address() -> None:
-    visits = [
-        converter.unstructure(v)
-        for seed in range(5)
-        for v in synthetic_history(random.Random(seed), 200)
-    ]
+    visits = [converter.unstructure(v) for seed in range(5) for v in history_of(seed, 200)]
     city_of_network: dict[str, set[str]] = defaultdict(set)
     for visit in visits:
         if "ipLocation" not in visit:

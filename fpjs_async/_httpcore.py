@@ -1,27 +1,37 @@
-"""How a session's requests reach the network: connections of its own, or a client it was given.
+"""The session's connections through httpcore, the engine under httpx: HTTP/1.1 and HTTP/2.
 
-A session that was not given an `httpx.AsyncClient` keeps `max_concurrency` HTTP connections
-to its one origin, each used by one request at a time, and sends on them with httpcore (the
-engine under httpx) directly. httpx's connection pool would cost more: on every request it
-walks each request and connection it holds (a socket check on each idle one), so its CPU
-cost grows with its size (400 requests over one pool of 50 loopback connections take
-several times as long as over ten pools of five), and even a pool of one connection adds
-its bookkeeping, events and locks to each request: about a quarter of the CPU time of a
-request on loopback.
+A session uses them for HTTP/2 (`http2=True`), or when told to (`transport="httpcore"`): the
+requests then pass where httpx-level tools such as respx see them. A session keeps
+`max_concurrency` connections, each used by one request at a time, and sends on them with
+httpcore directly. httpx's connection pool would cost more: on every request it walks each
+request and connection it holds (a socket check on each idle one), so its CPU cost grows
+with its size, and even a pool of one connection adds its bookkeeping, events and locks to
+each request.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Mapping
+from urllib.parse import urlencode
 
-import attrs
+import anyio
 import httpcore
 import httpx
 
-__all__ = ["KEEPALIVE_EXPIRY", "ClientSender", "PooledSender", "Sender"]
+from fpjs_async import _sender
+from fpjs_async._h1 import Headers
+from fpjs_async._sender import (
+    ACCEPT_HEADERS,
+    KEEPALIVE_EXPIRY,
+    Params,
+    Reply,
+    attempt_deadline,
+    deadline_exceeded,
+    decode_content,
+    user_agent,
+)
 
-#: Seconds an idle connection is kept open (httpx's default).
-KEEPALIVE_EXPIRY = 5.0
+__all__ = ["PooledSender", "require_h2"]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -44,60 +54,9 @@ _HTTPX_ERRORS: dict[type[Exception], type[httpx.TransportError]] = {
 }
 _HTTPCORE_ERRORS = tuple(_HTTPX_ERRORS)
 
-# Sent with every request of the session's own connections (what an httpx.AsyncClient adds).
-_DEFAULT_HEADERS = {
-    "Accept": "application/json",
-    "Accept-Encoding": "gzip, deflate",
-    "User-Agent": f"fpjs-async (python-httpx/{httpx.__version__})",
-}
-
-
-class Sender(Protocol):
-    """Sends one GET and returns its response with the body read."""
-
-    @property
-    def timeout(self) -> httpx.Timeout:
-        """The timeouts each request is sent with."""
-        ...
-
-    async def get(
-        self, path: str, params: dict[str, str], headers: dict[str, str]
-    ) -> httpx.Response:
-        """Send `GET <base URL><path>?<params>` with `headers`; the response, body read."""
-        ...
-
-    async def aclose(self) -> None:
-        """Close the connections this sender owns."""
-        ...
-
-
-@attrs.define(eq=False)
-class ClientSender:
-    """Sends through an `httpx.AsyncClient` the caller owns: its transport, defaults and hooks
-    apply, and it is never closed here."""
-
-    client: httpx.AsyncClient
-    base_url: str
-
-    @property
-    def timeout(self) -> httpx.Timeout:
-        """The client's timeouts."""
-        return self.client.timeout
-
-    async def get(
-        self, path: str, params: dict[str, str], headers: dict[str, str]
-    ) -> httpx.Response:
-        """Send `GET <base URL><path>?<params>` with the client (no redirect followed)."""
-        return await self.client.get(
-            self.base_url + path, params=params, headers=headers, follow_redirects=False
-        )
-
-    async def aclose(self) -> None:
-        """Nothing to close: the client belongs to the caller."""
-
 
 class PooledSender:
-    """Sends each request on one of `size` connections to the origin of `base_url`.
+    """Sends each request on one of `size` httpcore connections to the origin of `base_url`.
 
     The caller keeps at most `size` requests in flight (the session's limiter does), so a
     free connection always exists: each request takes one and gives it back once its
@@ -109,7 +68,7 @@ class PooledSender:
     Args:
         base_url: The URL every request goes to (its scheme, host and port).
         size: The most requests in flight at once.
-        timeout: Connect, read, write and pool timeouts.
+        timeout: Connect, read, write and pool timeouts; the longest bounds each attempt.
         http2: Whether to use HTTP/2 (needs the `h2` package).
 
     Raises:
@@ -118,75 +77,86 @@ class PooledSender:
 
     def __init__(self, base_url: str, size: int, *, timeout: httpx.Timeout, http2: bool) -> None:
         if http2:
-            _require_h2()
+            require_h2()
         url = httpx.URL(base_url)
         self._origin = httpcore.Origin(
             url.raw_scheme, url.raw_host, url.port or _DEFAULT_PORTS[url.scheme]
         )
         # Every request goes to this origin: its URL and fixed headers are made once here,
-        # byte for byte as httpx makes them (a tenth of the CPU time of a request otherwise).
+        # byte for byte as httpx makes them.
         self._path_prefix = url.raw_path.rstrip(b"/")
+        fixed = {**ACCEPT_HEADERS, "User-Agent": user_agent(f"python-httpx/{httpx.__version__}")}
         self._headers = [
             (b"Host", url.netloc),
-            *((name.encode(), value.encode()) for name, value in _DEFAULT_HEADERS.items()),
+            *((name.encode(), value.encode()) for name, value in fixed.items()),
         ]
-        # trust_env=False: no CA bundle from the environment, like the session's explicit
-        # configuration everywhere else. One SSL context serves every connection.
-        self._ssl_context = (
-            httpx.create_ssl_context(trust_env=False) if url.scheme == "https" else None
-        )
+        # One SSL context serves every connection.
+        self._ssl_context = _sender.tls_context() if url.scheme == "https" else None
         self._http2 = http2
         self._connections: list[httpcore.AsyncHTTPConnection | None] = [None] * size
         # Slot numbers, popped from the end: slot 0 is used first.
         self._free = list(reversed(range(size)))
-        self._timeout = timeout
+        self._deadline = attempt_deadline(timeout)
         self._extensions = {"timeout": timeout.as_dict()}
         self._closed = False
-
-    @property
-    def timeout(self) -> httpx.Timeout:
-        """The timeouts each request is sent with."""
-        return self._timeout
 
     @property
     def is_closed(self) -> bool:
         """Whether `aclose()` was called."""
         return self._closed
 
-    async def get(
-        self, path: str, params: dict[str, str], headers: dict[str, str]
-    ) -> httpx.Response:
-        """Send `GET <base URL><path>?<params>` on a free connection; the response, body read.
-
-        `path` must be percent-encoded already (`VisitsQuery.path` is); the parameters are
-        encoded here, as httpx encodes them.
-        """
+    def prepare(
+        self,
+        method: str,
+        path: str,
+        params: Params,
+        headers: Mapping[str, str],
+        content: bytes | None,
+    ) -> httpcore.Request:
+        """The httpcore request."""
         target = self._path_prefix + path.encode("ascii")
         if params:
-            target += b"?" + str(httpx.QueryParams(params)).encode("ascii")
-        core_request = httpcore.Request(
-            b"GET",
+            target += b"?" + urlencode(params).encode("ascii")  # as httpx encodes them
+        request_headers = [
+            *self._headers,
+            *((name.encode(), value.encode()) for name, value in headers.items()),
+        ]
+        if content is not None:
+            # httpcore sends a body as it is: the framing headers are the caller's to add.
+            request_headers += [
+                (b"Content-Type", b"application/json"),
+                (b"Content-Length", str(len(content)).encode("ascii")),
+            ]
+        return httpcore.Request(
+            method.encode("ascii"),
             httpcore.URL(
                 scheme=self._origin.scheme,
                 host=self._origin.host,
                 port=self._origin.port,
                 target=target,
             ),
-            headers=[
-                *self._headers,
-                *((name.encode(), value.encode()) for name, value in headers.items()),
-            ],
+            headers=request_headers,
+            content=content,
             extensions=self._extensions,
         )
+
+    async def send(self, request: httpcore.Request) -> Reply:
+        """Send the request on a free connection; the response, body read."""
         slot = self._free.pop()
         try:
-            status, response_headers, content = await self._send(slot, core_request)
+            with anyio.fail_after(self._deadline):
+                status, raw_headers, content = await self._send(slot, request)
+        except TimeoutError:
+            assert self._deadline is not None
+            raise deadline_exceeded(self._deadline) from None
         except _HTTPCORE_ERRORS as exc:
             raise _as_httpx_error(exc) from exc
         finally:
             self._free.append(slot)
-        # Decodes the body as the headers say (gzip, deflate).
-        return httpx.Response(status, headers=response_headers, content=content)
+        headers = Headers(
+            (name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in raw_headers
+        )
+        return Reply(status, headers, decode_content(headers.get("content-encoding"), content))
 
     async def _send(
         self, slot: int, request: httpcore.Request
@@ -226,14 +196,16 @@ class PooledSender:
         return new
 
     async def aclose(self) -> None:
-        """Close every connection."""
+        """Close every connection (cancellation-safe)."""
         self._closed = True
-        for connection in self._connections:
-            if connection is not None:
-                await connection.aclose()
+        with anyio.CancelScope(shield=True):
+            for connection in self._connections:
+                if connection is not None:
+                    await connection.aclose()
 
 
-def _require_h2() -> None:
+def require_h2() -> None:
+    """Raise a clear `ImportError` when HTTP/2 is asked for without the `h2` package."""
     try:
         import h2  # noqa: F401
     except ImportError:
