@@ -228,6 +228,17 @@ def loopback_server(*, page_visits: int = 1, latency_ms: float = 0.0) -> Iterato
         "--latency-ms",
         str(latency_ms),
     ]
+    with server_process(command) as base_url:
+        yield base_url
+
+
+@contextlib.contextmanager
+def server_process(command: list[str]) -> Iterator[str]:
+    """Run `command`, a server printing its base URL on its first line, for the block.
+
+    Yields:
+        The base URL the server printed. The process is stopped by its PID on exit.
+    """
     with subprocess.Popen(
         command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True
     ) as process:

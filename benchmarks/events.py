@@ -30,7 +30,6 @@ import gc
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -39,7 +38,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import httpx
-from _server import API_KEY, _compact, _Connection, _response
+from _server import API_KEY, _compact, _Connection, _response, server_process
 from request import (
     _cpu_model,
     _medians,
@@ -172,19 +171,8 @@ async def _serve() -> None:
 @contextlib.contextmanager
 def events_server() -> Iterator[str]:
     """Run the v4 server in a subprocess for the duration of the block; yields its base URL."""
-    command = [sys.executable, __file__, "--serve"]
-    with subprocess.Popen(
-        command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True
-    ) as process:
-        try:
-            assert process.stdout is not None
-            base_url = process.stdout.readline().strip()
-            if not base_url:
-                raise RuntimeError(f"the benchmark server did not start: {command}")
-            yield base_url
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
+    with server_process([sys.executable, __file__, "--serve"]) as base_url:
+        yield base_url
 
 
 # --- measurements -------------------------------------------------------------------------
